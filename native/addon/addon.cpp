@@ -1,0 +1,14 @@
+// Module entry: per-environment data and the registration of every binding.
+#include "glue.hpp"
+
+namespace {
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new speedlimits::glue::InstanceData());
+  speedlimits::glue::register_info(env, exports);
+  speedlimits::glue::register_linalg(env, exports);
+  speedlimits::glue::register_rng(env, exports);
+  return exports;
+}
+}  // namespace
+
+NODE_API_MODULE(speedlimits_native, Init)

@@ -1,0 +1,172 @@
+#include "glue.hpp"
+
+#include <cmath>
+#include <new>
+
+#include "core/errors.hpp"
+
+namespace speedlimits::glue {
+
+bool run_guarded(const std::function<void()>& work, Failure& failure) noexcept {
+  try {
+    work();
+    return true;
+  } catch (const speedlimits::Error& e) {
+    failure = {e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    failure = {"ERR_OUT_OF_MEMORY", "out of memory: the native engine could not allocate its working memory"};
+  } catch (const std::exception& e) {
+    failure = {"ERR_NATIVE", std::string("native engine error: ") + e.what()};
+  } catch (...) {
+    failure = {"ERR_NATIVE", "native engine error of unknown type"};
+  }
+  return false;
+}
+
+Napi::Error make_error(Napi::Env env, const Failure& f) {
+  Napi::Error err;
+  if (f.code == "ERR_INVALID_ARG" || f.code == "ERR_SHAPE") {
+    err = Napi::RangeError::New(env, f.message);
+  } else {
+    auto* data = env.GetInstanceData<InstanceData>();
+    if (data != nullptr && !data->error_class.IsEmpty()) {
+      Napi::Value obj = data->error_class.New({Napi::String::New(env, f.code), Napi::String::New(env, f.message)});
+      err = Napi::Error(env, obj);
+    } else {
+      err = Napi::Error::New(env, f.message);
+    }
+  }
+  err.Set("code", Napi::String::New(env, f.code));
+  return err;
+}
+
+std::string where(const char* fn, const char* name) { return std::string(fn) + ": " + name; }
+
+double get_number(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  if (i >= info.Length() || !info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), where(fn, name) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+bool get_bool(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  if (i >= info.Length() || !info[i].IsBoolean())
+    throw Napi::TypeError::New(info.Env(), where(fn, name) + " must be a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::size_t get_size(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  double v = get_number(info, i, fn, name);
+  if (!(v >= 0) || v > 9007199254740991.0 || std::floor(v) != v)
+    throw Napi::RangeError::New(info.Env(), where(fn, name) + " must be a non-negative integer");
+  return static_cast<std::size_t>(v);
+}
+
+std::uint64_t get_u64(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  if (i < info.Length() && info[i].IsBigInt()) {
+    auto big = info[i].As<Napi::BigInt>();
+    int sign = 0;
+    std::size_t words = 1;
+    std::uint64_t w = 0;
+    big.ToWords(&sign, &words, &w);
+    if (sign != 0 || words > 1)
+      throw Napi::RangeError::New(info.Env(), where(fn, name) + " must be in [0, 2^64)");
+    return words == 0 ? 0 : w;
+  }
+  return static_cast<std::uint64_t>(get_size(info, i, fn, name));
+}
+
+namespace {
+template <typename T, napi_typedarray_type Kind>
+ArrayArg<T> get_typed(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name,
+                      const char* type_name) {
+  if (i >= info.Length() || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != Kind)
+    throw Napi::TypeError::New(info.Env(), where(fn, name) + " must be a " + type_name);
+  auto arr = info[i].As<Napi::TypedArrayOf<T>>();
+  ArrayArg<T> out;
+  out.data = arr.Data();  // already includes the byte offset of a subarray view
+  out.length = arr.ElementLength();
+  out.value = info[i];
+  return out;
+}
+}  // namespace
+
+ArrayArg<double> get_f64(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  return get_typed<double, napi_float64_array>(info, i, fn, name, "Float64Array");
+}
+ArrayArg<float> get_f32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  return get_typed<float, napi_float32_array>(info, i, fn, name, "Float32Array");
+}
+ArrayArg<std::uint32_t> get_u32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  return get_typed<std::uint32_t, napi_uint32_array>(info, i, fn, name, "Uint32Array");
+}
+bool is_f32(const Napi::CallbackInfo& info, std::size_t i) {
+  return i < info.Length() && info[i].IsTypedArray() &&
+         info[i].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
+}
+
+void check_matrix_span(Napi::Env env, const char* fn, const char* name, std::size_t length,
+                       std::size_t rows, std::size_t cols, std::size_t ld) {
+  if (rows == 0 || cols == 0) return;
+  if (ld < cols)
+    throw Napi::RangeError::New(env, where(fn, name) + ": leading dimension " + std::to_string(ld) +
+                                       " is smaller than the number of columns " + std::to_string(cols));
+  // (rows - 1) * ld + cols <= length, without overflow
+  if (rows - 1 > (length - cols) / ld || cols > length)
+    throw Napi::RangeError::New(env, where(fn, name) + ": a " + std::to_string(rows) + "x" + std::to_string(cols) +
+                                       " matrix with leading dimension " + std::to_string(ld) +
+                                       " does not fit in " + std::to_string(length) + " entries");
+}
+
+namespace {
+class PromiseWorker : public Napi::AsyncWorker {
+ public:
+  PromiseWorker(Napi::Env env, Work work, Result result, std::vector<Napi::Value> keep)
+      : Napi::AsyncWorker(env, "speedlimits"), deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)), result_(std::move(result)) {
+    for (auto& v : keep) keep_.push_back(Napi::Persistent(v));
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    if (!run_guarded(work_, failure_)) SetError(failure_.message);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Napi::Value value = env.Undefined();
+    try {
+      if (result_) value = result_(env);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+      return;
+    }
+    deferred_.Resolve(value);
+  }
+  void OnError(const Napi::Error&) override {
+    Napi::HandleScope scope(Env());
+    deferred_.Reject(make_error(Env(), failure_).Value());
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  Work work_;
+  Result result_;
+  Failure failure_;
+  std::vector<Napi::Reference<Napi::Value>> keep_;
+};
+}  // namespace
+
+Napi::Value dispatch(Napi::Env env, bool async, Work work, Result result, std::vector<Napi::Value> keep) {
+  if (!async) {
+    Failure failure;
+    if (!run_guarded(work, failure)) throw make_error(env, failure);
+    return result ? result(env) : env.Undefined();
+  }
+  auto* worker = new PromiseWorker(env, std::move(work), std::move(result), std::move(keep));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();  // the worker deletes itself after OnOK/OnError
+  return promise;
+}
+
+}  // namespace speedlimits::glue

@@ -1,0 +1,121 @@
+/**
+ * The only file that loads the native addon. It types the binding, and when loading fails it
+ * throws one error that lists every path tried and how to fix it.
+ *
+ * Override the location with the `SPEEDLIMITS_NATIVE_PATH` environment variable (a path to a
+ * `.node` file), e.g. for bundlers or a prebuilt binary.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SpeedlimitsError } from './errors.js';
+
+/** Build facts reported by the addon. */
+export interface NativeBuildInfo {
+  version: string;
+  blas: string;
+  lapack: string;
+  blasCompiled: boolean;
+  openmp: boolean;
+  threads: number;
+  hardwareThreads: number;
+  simd: string;
+  cudaCompiled: boolean;
+  cudaDevices: number;
+  cudaDeviceNames: string[];
+  napiVersion: number;
+  compiler: string;
+}
+
+type F64 = Float64Array;
+type Async<T extends boolean> = T extends true ? Promise<void> : void;
+
+/** The raw binding. Arguments are validated by the TS layer before they get here. */
+export interface NativeBinding {
+  buildInfo(): NativeBuildInfo;
+  setThreads(n: number): void;
+  getThreads(): number;
+  setLinalgBackend(backend: 'blas' | 'builtin'): void;
+  getLinalgBackend(): 'blas' | 'builtin';
+  setErrorClass(ctor: new (code: string, message: string) => Error): void;
+
+  gemm<A extends boolean>(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    A: F64 | Float32Array, lda: number, B: F64 | Float32Array, ldb: number, beta: number,
+    C: F64 | Float32Array, ldc: number, async: A,
+  ): Async<A>;
+  syrk<A extends boolean>(
+    lower: boolean, trans: boolean, n: number, k: number, alpha: number, A: F64, lda: number,
+    beta: number, C: F64, ldc: number, async: A,
+  ): Async<A>;
+  potrf<A extends boolean>(lower: boolean, n: number, A: F64, lda: number, async: A): Async<A>;
+  syevd<A extends boolean>(n: number, A: F64, lda: number, w: F64, vectors: boolean, async: A): Async<A>;
+
+  rngNormal<A extends boolean>(seed: bigint, stream: bigint, offset: bigint, out: F64, async: A): Async<A>;
+  rngUniform<A extends boolean>(seed: bigint, stream: bigint, offset: bigint, out: F64, async: A): Async<A>;
+  rngBits<A extends boolean>(seed: bigint, stream: bigint, offset: bigint, out: Uint32Array, async: A): Async<A>;
+}
+
+/** The package root (where package.json and build/ live), found from this file's location. */
+export function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'CMakeLists.txt'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+function load(): NativeBinding {
+  const req = createRequire(import.meta.url);
+  const root = packageRoot();
+  // An explicit SPEEDLIMITS_NATIVE_PATH is the only candidate: silently loading another build
+  // would hide a mistake. Otherwise Release first (`bindings` would prefer a stale Debug build).
+  const override = process.env.SPEEDLIMITS_NATIVE_PATH;
+  const candidates: string[] = override
+    ? [resolve(override)]
+    : [join(root, 'build', 'Release', 'speedlimits_native.node'), join(root, 'build', 'Debug', 'speedlimits_native.node')];
+  const failures: string[] = [];
+  for (const path of candidates) {
+    if (!existsSync(path)) {
+      failures.push(`  ${path}: not found`);
+      continue;
+    }
+    try {
+      return req(path) as NativeBinding;
+    } catch (e) {
+      failures.push(`  ${path}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (!override) {
+    try {
+      const bindings = req('bindings') as (opts: { bindings: string; module_root: string }) => unknown;
+      return bindings({ bindings: 'speedlimits_native', module_root: root }) as NativeBinding;
+    } catch (e) {
+      failures.push(`  bindings('speedlimits_native'): ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new SpeedlimitsError(
+    'ERR_NATIVE_LOAD',
+    [
+      'speedlimits: could not load the native addon. Tried:',
+      ...failures,
+      'Fix: build it with `npm run build:native` in the package directory (needs cmake >= 3.18 and a C++17 compiler;',
+      'optional OpenBLAS: `sudo apt-get install libopenblas-dev liblapacke-dev pkg-config`),',
+      'or point SPEEDLIMITS_NATIVE_PATH at a built speedlimits_native.node. See docs/build.md.',
+    ].join('\n'),
+    { tried: candidates },
+  );
+}
+
+let cached: NativeBinding | undefined;
+
+/** The loaded addon (loaded on first use, so importing the package never throws). */
+export function native(): NativeBinding {
+  if (cached === undefined) {
+    cached = load();
+    cached.setErrorClass(SpeedlimitsError as unknown as new (code: string, message: string) => Error);
+  }
+  return cached;
+}
