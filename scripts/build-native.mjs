@@ -122,7 +122,10 @@ function buildWithGyp() {
   const candidates = [process.env.npm_config_node_gyp, join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js')];
   const gyp = candidates.find((c) => c && existsSync(c));
   if (!gyp) return { ok: false, why: 'node-gyp was not found' };
-  const extra = process.env.npm_config_nodedir ? [`--nodedir=${process.env.npm_config_nodedir}`] : [];
+  // Node's own headers, so node-gyp never tries to download them (offline machines).
+  const prefix = join(dirname(process.execPath), '..');
+  const nodedir = process.env.npm_config_nodedir ?? (existsSync(join(prefix, 'include', 'node', 'node_api.h')) ? prefix : undefined);
+  const extra = nodedir ? [`--nodedir=${nodedir}`] : [];
   rmSync(buildDir, { recursive: true, force: true });
   return run(process.execPath, [gyp, 'rebuild', ...extra]);
 }
