@@ -73,7 +73,7 @@ export function fromRows(rows: readonly (readonly number[])[]): Matrix {
  * @example toRows(identity(2)) // [[1, 0], [0, 1]]
  */
 export function toRows(m: Matrix<Float64Array | Float32Array>): number[][] {
-  checkMatrix('toRows', 'm', m);
+  checkMatrix('toRows', 'm', m, { dtype: 'any' });
   const out: number[][] = [];
   for (let i = 0; i < m.rows; i++) out.push(Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
   return out;
@@ -84,7 +84,7 @@ export function toRows(m: Matrix<Float64Array | Float32Array>): number[][] {
  * @example transpose(fromRows([[1, 2, 3]])) // 3×1
  */
 export function transpose<T extends Float64Array | Float32Array>(m: Matrix<T>): Matrix<T> {
-  checkMatrix('transpose', 'm', m);
+  checkMatrix('transpose', 'm', m, { dtype: 'any' });
   const out = new (m.data.constructor as { new (n: number): T })(m.rows * m.cols);
   for (let i = 0; i < m.rows; i++) for (let j = 0; j < m.cols; j++) out[j * m.rows + i] = m.data[i * m.cols + j];
   return { data: out, rows: m.cols, cols: m.rows };

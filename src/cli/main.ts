@@ -25,9 +25,9 @@ export interface ParsedArgs {
 
 /**
  * Parse `--name value`, `--name=value` and boolean `--flag`s. `booleans` lists flags that take
- * no value. Unknown flags are reported by the caller.
+ * no value, `values` those that take one; anything else is a UsageError.
  */
-export function parseArgs(args: string[], booleans: readonly string[]): ParsedArgs {
+export function parseArgs(args: string[], booleans: readonly string[], values: readonly string[] = []): ParsedArgs {
   const flags = new Map<string, string | true>();
   const positionals: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -39,6 +39,7 @@ export function parseArgs(args: string[], booleans: readonly string[]): ParsedAr
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
+      if (!booleans.includes(name) && !values.includes(name)) throw new UsageError(`unknown option --${name}`);
       if (eq >= 0) flags.set(name, a.slice(eq + 1));
       else if (booleans.includes(name)) flags.set(name, true);
       else if (i + 1 < args.length && !args[i + 1].startsWith('--')) flags.set(name, args[++i]);
@@ -60,10 +61,6 @@ export class UsageError extends Error {
   }
 }
 
-function checkKnown(parsed: ParsedArgs, known: readonly string[]): void {
-  for (const name of parsed.flags.keys()) if (!known.includes(name)) throw new UsageError(`unknown option --${name}`);
-}
-
 function table(rows: [string, string][]): string {
   const w = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`).join('\n') + '\n';
@@ -74,8 +71,7 @@ const COMMANDS: Record<string, Command> = {
     summary: 'show the build: BLAS backend, threads, SIMD, CUDA',
     usage: 'speedlimits info [--json] [--threads N]',
     async run(args, io) {
-      const parsed = parseArgs(args, ['json', 'help']);
-      checkKnown(parsed, ['json', 'help', 'threads']);
+      const parsed = parseArgs(args, ['json', 'help'], ['threads']);
       if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
       const threads = parsed.flags.get('threads');
       if (threads !== undefined) {

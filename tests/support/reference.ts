@@ -103,3 +103,11 @@ export function normalCdf(x: number): number {
     );
   return x >= 0 ? 1 - r / 2 : r / 2;
 }
+
+/** Bit-for-bit equality of two arrays (fast on large arrays, unlike deep equality). */
+export function expectIdentical(actual: ArrayLike<number>, expected: ArrayLike<number>): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < actual.length; i++) {
+    if (!Object.is(actual[i], expected[i])) throw new Error(`arrays differ at index ${i}: ${actual[i]} vs ${expected[i]}`);
+  }
+}
