@@ -41,3 +41,14 @@ export class SpeedlimitsError extends Error {
     if (details !== undefined) this.details = details;
   }
 }
+
+/**
+ * The error a long-running operation rejects with when its `AbortSignal` fires
+ * (`name === 'AbortError'`, `code === 'ERR_ABORTED'`).
+ */
+export class AbortError extends SpeedlimitsError {
+  constructor(message = 'the operation was aborted') {
+    super('ERR_ABORTED', message);
+    this.name = 'AbortError';
+  }
+}

@@ -3,7 +3,8 @@
  *
  * The public API. Heavy work runs in the native core; this layer validates, shapes and presents.
  */
-export { SpeedlimitsError, type ErrorCode } from './errors.js';
+export { SpeedlimitsError, AbortError, type ErrorCode } from './errors.js';
+export type { LongRunOptions } from './long.js';
 export { buildInfo, setThreads, getThreads, backends, type BuildInfo, type BackendInfo } from './info.js';
 export { matrix, zeros, identity, fromRows, toRows, transpose, get, isMatrix, checkMatrix, type Matrix } from './matrix.js';
 export * as linalg from './linalg.js';
@@ -12,3 +13,10 @@ export {
   parseNpy, encodeNpy, readNpy, readNpySync, writeNpy, writeNpySync, npyToMatrix,
   type NpyArray, type NpyData, type NpyDtype, type NpyInput,
 } from './npy.js';
+export {
+  costMatrix, costMatrixSync, sinkhorn, sinkhornSync, sinkhornSymmetric, sinkhornDivergence,
+  w2Gaussian, w2GaussianSync, w2GaussianSamples, w2GaussianSamplesSync, w2Exact1D, w2Exact1DSync,
+  type CostMatrixOptions, type SinkhornOptions, type SinkhornResult, type EpsilonScaling,
+  type SinkhornDivergenceOptions, type SinkhornDivergenceResult, type GaussianW2Result,
+  type GaussianSamplesOptions, type SparsePlan, type ExactTransportResult,
+} from './transport.js';

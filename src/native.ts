@@ -30,6 +30,7 @@ export interface NativeBuildInfo {
 
 type F64 = Float64Array;
 type Async<T extends boolean> = T extends true ? Promise<void> : void;
+type Ret<T extends boolean, R> = T extends true ? Promise<R> : R;
 
 /** The raw binding. Arguments are validated by the TS layer before they get here. */
 export interface NativeBinding {
@@ -55,6 +56,62 @@ export interface NativeBinding {
   rngNormal<A extends boolean>(seed: bigint, stream: bigint, offset: bigint, out: F64, async: A): Async<A>;
   rngUniform<A extends boolean>(seed: bigint, stream: bigint, offset: bigint, out: F64, async: A): Async<A>;
   rngBits<A extends boolean>(seed: bigint, stream: bigint, offset: bigint, out: Uint32Array, async: A): Async<A>;
+
+  costMatrix<A extends boolean>(
+    x: F64 | Float32Array, n: number, y: F64 | Float32Array, m: number, d: number, center: boolean, same: boolean,
+    out: F64 | Float32Array, async: A,
+  ): Async<A>;
+  sinkhorn<A extends boolean>(
+    C: F64 | Float32Array, n: number, m: number, a: F64, b: F64, f: F64, g: F64, plan: F64 | null,
+    options: NativeSinkhornOptions, async: A,
+  ): Ret<A, NativeSinkhornResult>;
+  sinkhornSymmetric<A extends boolean>(
+    C: F64 | Float32Array, n: number, a: F64, f: F64, options: NativeSinkhornOptions, async: A,
+  ): Ret<A, NativeSinkhornResult>;
+  w2Gaussian<A extends boolean>(d: number, m1: F64, C1: F64, m2: F64, C2: F64, async: A): Ret<A, NativeGaussianW2>;
+  w2GaussianSamples<A extends boolean>(
+    x: F64 | Float32Array, M: number, y: F64 | Float32Array, N: number, P: number, a: F64, b: F64,
+    options: { unbiased: boolean } & Partial<NativeControlArrays>, async: A,
+  ): Ret<A, NativeGaussianW2>;
+  w2Exact1D<A extends boolean>(x: F64, a: F64, y: F64, b: F64, wantPlan: boolean, async: A): Ret<A, NativeExact1D>;
+}
+
+/** Abort flag and progress slot shared with a long-running native call. */
+export interface NativeControlArrays {
+  abort: Int32Array;
+  progress: Float64Array;
+}
+
+export interface NativeSinkhornOptions extends Partial<NativeControlArrays> {
+  epsilon: number;
+  tol: number;
+  maxIter: number;
+  epsilonScaling: boolean;
+  epsilonStart: number;
+  epsilonFactor: number;
+  warmStart: boolean;
+}
+
+export interface NativeSinkhornResult {
+  transportCost: number;
+  objective: number;
+  marginalError: number;
+  planMass: number;
+  iterations: number;
+  converged: boolean;
+}
+
+export interface NativeGaussianW2 {
+  w2sq: number;
+  meanTerm: number;
+  covTerm: number;
+}
+
+export interface NativeExact1D {
+  cost: number;
+  rows?: Int32Array;
+  cols?: Int32Array;
+  mass?: Float64Array;
 }
 
 /** The package root (where package.json and build/ live), found from this file's location. */

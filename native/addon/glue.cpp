@@ -3,6 +3,7 @@
 #include <cmath>
 #include <new>
 
+#include "core/control.hpp"
 #include "core/errors.hpp"
 
 namespace speedlimits::glue {
@@ -99,6 +100,51 @@ ArrayArg<float> get_f32(const Napi::CallbackInfo& info, std::size_t i, const cha
 ArrayArg<std::uint32_t> get_u32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
   return get_typed<std::uint32_t, napi_uint32_array>(info, i, fn, name, "Uint32Array");
 }
+ArrayArg<std::int32_t> get_i32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  return get_typed<std::int32_t, napi_int32_array>(info, i, fn, name, "Int32Array");
+}
+bool is_nullish(const Napi::CallbackInfo& info, std::size_t i) {
+  return i >= info.Length() || info[i].IsNull() || info[i].IsUndefined();
+}
+
+Napi::Object get_object(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  if (i >= info.Length() || !info[i].IsObject()) throw Napi::TypeError::New(info.Env(), where(fn, name) + " must be an object");
+  return info[i].As<Napi::Object>();
+}
+
+double opt_number(Napi::Object o, const char* fn, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw Napi::TypeError::New(o.Env(), where(fn, key) + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool opt_bool(Napi::Object o, const char* fn, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBoolean()) throw Napi::TypeError::New(o.Env(), where(fn, key) + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+void get_control(Napi::Object o, const char* fn, speedlimits::Control& control, std::vector<Napi::Value>& keep) {
+  Napi::Value abort = o.Get("abort");
+  if (abort.IsTypedArray() && abort.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    auto arr = abort.As<Napi::Int32Array>();
+    if (arr.ElementLength() < 1) throw Napi::RangeError::New(o.Env(), where(fn, "abort") + " must have one entry");
+    control.abort_flag = arr.Data();
+    keep.push_back(abort);
+  } else if (!abort.IsUndefined() && !abort.IsNull()) {
+    throw Napi::TypeError::New(o.Env(), where(fn, "abort") + " must be an Int32Array");
+  }
+  Napi::Value progress = o.Get("progress");
+  if (progress.IsTypedArray() && progress.As<Napi::TypedArray>().TypedArrayType() == napi_float64_array) {
+    auto arr = progress.As<Napi::Float64Array>();
+    if (arr.ElementLength() < 1) throw Napi::RangeError::New(o.Env(), where(fn, "progress") + " must have one entry");
+    control.progress = arr.Data();
+    keep.push_back(progress);
+  } else if (!progress.IsUndefined() && !progress.IsNull()) {
+    throw Napi::TypeError::New(o.Env(), where(fn, "progress") + " must be a Float64Array");
+  }
+}
+
 bool is_f32(const Napi::CallbackInfo& info, std::size_t i) {
   return i < info.Length() && info[i].IsTypedArray() &&
          info[i].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;

@@ -9,6 +9,10 @@
 #include <string>
 #include <vector>
 
+namespace speedlimits {
+struct Control;
+}
+
 namespace speedlimits::glue {
 
 // Per-environment state (the addon works in worker threads: nothing global).
@@ -47,7 +51,18 @@ struct ArrayArg {
 ArrayArg<double> get_f64(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
 ArrayArg<float> get_f32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
 ArrayArg<std::uint32_t> get_u32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
+ArrayArg<std::int32_t> get_i32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
 bool is_f32(const Napi::CallbackInfo& info, std::size_t i);
+bool is_nullish(const Napi::CallbackInfo& info, std::size_t i);
+
+// Scalar fields of an options object (validated by the TS layer; checked again here).
+Napi::Object get_object(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
+double opt_number(Napi::Object o, const char* fn, const char* key);
+bool opt_bool(Napi::Object o, const char* fn, const char* key);
+
+// The Control (abort flag, progress slot) from an options object's `abort` (Int32Array) and
+// `progress` (Float64Array) fields; both optional. The arrays are appended to `keep`.
+void get_control(Napi::Object o, const char* fn, speedlimits::Control& control, std::vector<Napi::Value>& keep);
 
 // Throws RangeError unless a rows×cols matrix with leading dimension ld fits in `length`.
 void check_matrix_span(Napi::Env env, const char* fn, const char* name, std::size_t length,
@@ -66,5 +81,6 @@ Napi::Value dispatch(Napi::Env env, bool async, Work work, Result result, std::v
 void register_info(Napi::Env env, Napi::Object exports);
 void register_linalg(Napi::Env env, Napi::Object exports);
 void register_rng(Napi::Env env, Napi::Object exports);
+void register_transport(Napi::Env env, Napi::Object exports);
 
 }  // namespace speedlimits::glue

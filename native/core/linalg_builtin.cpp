@@ -44,8 +44,21 @@
 #define SL_INLINE inline
 #endif
 
+#ifdef SL_PROFILE
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#define SLPROF_T(x) double x; { timespec ts_; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts_); x = ts_.tv_sec + 1e-9 * ts_.tv_nsec; }
+#define SLPROF_P(...) std::fprintf(stderr, __VA_ARGS__)
+#else
+#define SLPROF_T(x)
+#define SLPROF_P(...)
+#endif
 namespace speedlimits::linalg::builtin {
 namespace {
+#ifdef SL_PROFILE
+double g_rot_count = 0;
+#endif
 
 using std::size_t;
 
@@ -773,18 +786,21 @@ void tridiagonalize(size_t n, double* A, size_t lda, double* d, double* e, doubl
   d[0] = A[0];
 }
 
-// Plane rotations recorded by the QL/QR sweeps, applied later to the rows of Zt in one pass per
-// batch: each thread takes a strip of columns narrow enough to stay in L2 across all the sweeps
-// of the batch, instead of streaming the whole matrix through the cache once per sweep.
-// Rotation j (rows j, j+1): row j+1 <- c·row j+1 - s·row j, row j <- s·row j+1 + c·row j.
+// Plane rotations recorded by the QL/QR sweeps and applied later to the rows of Zt, a batch of
+// sweeps at a time. Rotation j acts on rows j, j+1:
+//   row j+1 <- c·row j+1 - s·row j,   row j <- s·row j+1 + c·row j.
+// Applying sweep after sweep would stream all of Zt through the cache once per sweep. Instead each
+// thread takes a strip of columns and runs the batch as a wavefront: sweep s handles rotation j
+// at time u(j) + 2s (u = distance from the sweep's starting end), which respects every data
+// dependency between consecutive sweeps, so a window of a few dozen time steps touches only
+// about (window + 2·sweeps) rows of the strip, and those stay in L1.
 class RotationBatch {
  public:
-  RotationBatch(double* Zt, size_t ldz, size_t n)
-      : Zt_(Zt), ldz_(ldz), cap_(std::max<size_t>(64 * n, 4096)) {}
+  RotationBatch(double* Zt, size_t ldz, size_t n) : Zt_(Zt), ldz_(ldz) {}
   // Starts recording a sweep over rotations lo..hi-1; returns where to put its c and s values.
   std::pair<double*, double*> sweep(size_t lo, size_t hi, bool forward) {
+    if (!sweeps_.empty() && (sweeps_.size() >= kMaxSweeps || forward != sweeps_[0].forward)) flush();
     const size_t len = hi - lo;
-    if (cs_.size() + len > cap_ && !sweeps_.empty()) flush();
     sweeps_.push_back({lo, hi, cs_.size(), forward});
     cs_.resize(cs_.size() + len);
     sn_.resize(sn_.size() + len);
@@ -799,17 +815,19 @@ class RotationBatch {
   }
   void flush() {
     if (sweeps_.empty()) return;
-    constexpr size_t W = 16;
+#ifdef SL_PROFILE
+    g_rot_count += double(cs_.size()) * double(chi_ - clo_ + 1);
+#endif
     const size_t ncols = chi_ - clo_ + 1;
-    const size_t nstrips = ceil_div(ncols, W);
+    const size_t nstrips = ceil_div(ncols, kStrip);
     const int nt = threads_for(double(cs_.size()) * double(ncols) * 2);
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nstrips > 1)
 #endif
     for (size_t st = 0; st < nstrips; ++st) {
-      const size_t c0 = clo_ + st * W, w = std::min(W, chi_ + 1 - c0);
-      if (w == W)
-        strip<W>(c0, W);
+      const size_t c0 = clo_ + st * kStrip, w = std::min(kStrip, chi_ + 1 - c0);
+      if (w == kStrip)
+        strip<kStrip>(c0, w);
       else
         strip<0>(c0, w);
     }
@@ -819,50 +837,115 @@ class RotationBatch {
   }
 
  private:
+  static constexpr size_t kStrip = 16;      // columns per strip
+  static constexpr size_t kWindow = 32;     // wavefront time steps per window
+  static constexpr size_t kMaxSweeps = 48;  // sweeps per batch
+
   struct Sweep {
     size_t lo, hi, off;
     bool forward;
   };
-  // WF > 0: compile-time width (vectorised); WF == 0: runtime width w.
+
   template <size_t WF>
   void strip(size_t c0, size_t w) {
-    constexpr size_t WW = WF ? WF : 16;
-    double carry[WW], x[WW];
-    const size_t width = WF ? WF : w;
+    const bool forward = sweeps_[0].forward;
+    size_t lo = sweeps_[0].lo, hi = sweeps_[0].hi;
     for (const Sweep& sw : sweeps_) {
-      const double* cs = cs_.data() + sw.off;
-      const double* sn = sn_.data() + sw.off;
-      if (!sw.forward) {
-        std::memcpy(carry, Zt_ + sw.hi * ldz_ + c0, width * sizeof(double));
-        for (size_t j = sw.hi; j-- > sw.lo;) {
-          const double c = cs[j - sw.lo], s = sn[j - sw.lo];
-          double* rj = Zt_ + j * ldz_ + c0;
-          double* rn = rj + ldz_;
-          std::memcpy(x, rj, width * sizeof(double));
-          for (size_t q = 0; q < width; ++q) {
-            rn[q] = c * carry[q] - s * x[q];
-            carry[q] = s * carry[q] + c * x[q];
-          }
-        }
-        std::memcpy(Zt_ + sw.lo * ldz_ + c0, carry, width * sizeof(double));
-      } else {
-        std::memcpy(carry, Zt_ + sw.lo * ldz_ + c0, width * sizeof(double));
-        for (size_t j = sw.lo; j < sw.hi; ++j) {
-          const double c = cs[j - sw.lo], s = sn[j - sw.lo];
-          double* rj = Zt_ + j * ldz_ + c0;
-          double* rn = rj + ldz_;
-          std::memcpy(x, rn, width * sizeof(double));
-          for (size_t q = 0; q < width; ++q) {
-            rj[q] = s * x[q] + c * carry[q];
-            carry[q] = c * x[q] - s * carry[q];
-          }
-        }
-        std::memcpy(Zt_ + sw.hi * ldz_ + c0, carry, width * sizeof(double));
+      lo = std::min(lo, sw.lo);
+      hi = std::max(hi, sw.hi);
+    }
+    // u: position of a rotation along its sweep's direction, from the end the sweeps start at.
+    size_t tmax = 0;
+    for (size_t s = 0; s < sweeps_.size(); ++s) {
+      const Sweep& sw = sweeps_[s];
+      tmax = std::max(tmax, (forward ? sw.hi - lo : hi - sw.lo) + 2 * s);
+    }
+    for (size_t t0 = 0; t0 < tmax; t0 += kWindow) {
+      for (size_t s = 0; s < sweeps_.size(); ++s) {
+        const Sweep& sw = sweeps_[s];
+        const size_t ua = forward ? sw.lo - lo : hi - sw.hi;
+        const size_t ub = forward ? sw.hi - lo : hi - sw.lo;
+        const size_t u0 = std::max(ua, t0 > 2 * s ? t0 - 2 * s : 0);
+        const size_t u1 = std::min(ub, t0 + kWindow > 2 * s ? t0 + kWindow - 2 * s : 0);
+        if (u0 >= u1) continue;
+        if (forward)
+          segment<WF>(sw, lo + u0, lo + u1, c0, w);
+        else
+          segment<WF>(sw, hi - u1, hi - u0, c0, w);
       }
     }
   }
+
+  // Rotations j in [jlo, jhi) of one sweep, in the sweep's order, on columns [c0, c0 + w). The
+  // row shared by consecutive rotations is carried in registers.
+  template <size_t WF>
+  void segment(const Sweep& sw, size_t jlo, size_t jhi, size_t c0, size_t w) {
+    const double* cs = cs_.data() + sw.off - sw.lo;
+    const double* sn = sn_.data() + sw.off - sw.lo;
+    // Locals, not members: the stores below go through memcpy, which may alias the members.
+    double* const Zt = Zt_;
+    const size_t ldz = ldz_;
+#if SL_VEC
+    if constexpr (WF > 0) {
+      constexpr size_t NV = WF / kVD;
+      vdouble carry[NV];
+      if (!sw.forward) {
+        const double* src = Zt + jhi * ldz + c0;
+        for (size_t v = 0; v < NV; ++v) carry[v] = vload<vdouble>(src + v * kVD);
+        for (size_t j = jhi; j-- > jlo;) {
+          const double c = cs[j], s = sn[j];
+          double* rj = Zt + j * ldz + c0;
+          for (size_t v = 0; v < NV; ++v) {
+            // x·s and x·c are off the carried dependency chain, leaving one FMA on it.
+            const vdouble x = vload<vdouble>(rj + v * kVD), xs = x * s, xc = x * c;
+            vstore(rj + ldz + v * kVD, carry[v] * c - xs);
+            carry[v] = carry[v] * s + xc;
+          }
+        }
+        double* dst = Zt + jlo * ldz + c0;
+        for (size_t v = 0; v < NV; ++v) vstore(dst + v * kVD, carry[v]);
+      } else {
+        const double* src = Zt + jlo * ldz + c0;
+        for (size_t v = 0; v < NV; ++v) carry[v] = vload<vdouble>(src + v * kVD);
+        for (size_t j = jlo; j < jhi; ++j) {
+          const double c = cs[j], s = sn[j];
+          double* rj = Zt + j * ldz + c0;
+          for (size_t v = 0; v < NV; ++v) {
+            const vdouble x = vload<vdouble>(rj + ldz + v * kVD), xs = x * s, xc = x * c;
+            vstore(rj + v * kVD, carry[v] * c + xs);
+            carry[v] = xc - carry[v] * s;
+          }
+        }
+        double* dst = Zt + jhi * ldz + c0;
+        for (size_t v = 0; v < NV; ++v) vstore(dst + v * kVD, carry[v]);
+      }
+      return;
+    }
+#endif
+    for (size_t q = 0; q < w; ++q) {
+      double* z = Zt + c0 + q;
+      if (!sw.forward) {
+        double carry = z[jhi * ldz];
+        for (size_t j = jhi; j-- > jlo;) {
+          const double c = cs[j], s = sn[j], x = z[j * ldz];
+          z[(j + 1) * ldz] = c * carry - s * x;
+          carry = s * carry + c * x;
+        }
+        z[jlo * ldz] = carry;
+      } else {
+        double carry = z[jlo * ldz];
+        for (size_t j = jlo; j < jhi; ++j) {
+          const double c = cs[j], s = sn[j], x = z[(j + 1) * ldz];
+          z[j * ldz] = s * x + c * carry;
+          carry = c * x - s * carry;
+        }
+        z[jhi * ldz] = carry;
+      }
+    }
+  }
+
   double* Zt_;
-  size_t ldz_, cap_;
+  size_t ldz_;
   size_t clo_ = 0, chi_ = 0;
   std::vector<Sweep> sweeps_;
   std::vector<double> cs_, sn_;
@@ -1184,7 +1267,9 @@ void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
       for (size_t j = 0; j <= i; ++j) A[i * lda + j] *= sigma;
 
   std::vector<double> d(n), e(n - 1), tau(n - 1);
+  SLPROF_T(t0);
   tridiagonalize(n, A, lda, d.data(), e.data(), tau.data());
+  SLPROF_T(t1);
 
   std::vector<double> Zt;
   if (vectors) {
@@ -1192,7 +1277,10 @@ void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
     for (size_t i = 0; i < n; ++i) Zt[i * n + i] = 1;
     RotationBatch rot(Zt.data(), n, n);
     tridiagonal_ql(n, d.data(), e.data(), &rot);
+    SLPROF_T(t2);
     back_transform(n, A, lda, tau.data(), Zt.data(), n);
+    SLPROF_T(t3);
+    SLPROF_P("trd %.4f ql %.4f back %.4f  rot-elems %.3g (%.2f cyc/vec @2.45GHz)\n", t1-t0, t2-t1, t3-t2, g_rot_count, (t2-t1)*2.45e9/(g_rot_count/4));
   } else {
     tridiagonal_ql(n, d.data(), e.data(), nullptr);
   }

@@ -1,0 +1,352 @@
+// Log-domain Sinkhorn (KL form) with a fused single-pass log-sum-exp.
+//
+// Each half-iteration needs LSE over a row (f-update) or a column (g-update) of (h − C)/ε. Rather
+// than a max pass and a sum pass, the previous potential is used as the shift: at a fixed point
+// the shifted terms are log(P_ij/a_i) ≤ 0, so one pass of exp-and-add is safe almost always. A row
+// or column whose sum leaves [1e-200, 1e200] is recomputed exactly (max pass + sum pass): this
+// happens at the first iteration and after an ε change, never silently.
+// The g-update reads C row by row (contiguous) and accumulates a block of columns at a time, so
+// both half-iterations stream through C once. The column sums it forms are the column marginals
+// of the current plan, so the L1 marginal error comes for free.
+// Work is split only across independent rows/columns, so results do not depend on the thread count.
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "core/errors.hpp"
+#include "core/threads.hpp"
+#include "core/transport.hpp"
+#include "core/vmath.hpp"
+
+namespace speedlimits::transport {
+
+namespace {
+
+constexpr double kSafeLo = 1e-200, kSafeHi = 1e200;
+constexpr std::size_t kLanes = 8;        // independent partial sums: vectorisable and deterministic
+constexpr std::size_t kColBlock = 256;   // columns accumulated together in the g-update
+
+inline bool safe(double s) { return s >= kSafeLo && s <= kSafeHi; }
+
+// Σ_j exp(H_j − C_j·inv + shift) over one row with fixed-order lane partial sums.
+template <typename T>
+double row_sum_exp(const T* Crow, const double* H, std::size_t m, double inv, double shift) {
+  double acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t j = 0;
+  for (; j + kLanes <= m; j += kLanes)
+    for (std::size_t l = 0; l < kLanes; ++l)
+      acc[l] += vmath::exp(std::fma(-static_cast<double>(Crow[j + l]), inv, H[j + l] + shift));
+  for (std::size_t l = 0; j < m; ++j, ++l) acc[l] += vmath::exp(std::fma(-static_cast<double>(Crow[j]), inv, H[j] + shift));
+  double s = 0;
+  for (std::size_t l = 0; l < kLanes; ++l) s += acc[l];
+  return s;
+}
+
+// Exact LSE_j (H_j − C_{j·stride}·inv) by a max pass and a sum pass (strided for columns).
+template <typename T>
+double exact_lse(const T* Cstart, std::size_t stride, const double* H, std::size_t len, double inv) {
+  double mx = -std::numeric_limits<double>::infinity();
+  for (std::size_t j = 0; j < len; ++j) mx = std::max(mx, H[j] - static_cast<double>(Cstart[j * stride]) * inv);
+  if (!std::isfinite(mx)) return mx;  // every term has zero weight
+  double s = 0;
+  for (std::size_t j = 0; j < len; ++j) s += vmath::exp(H[j] - static_cast<double>(Cstart[j * stride]) * inv - mx);
+  return mx + std::log(s);
+}
+
+template <typename T>
+struct Solver {
+  const T* C;
+  std::size_t n, m;
+  const double* a;
+  const double* b;
+  std::vector<double> log_a, log_b, H, s;
+
+  Solver(const T* C_, std::size_t n_, std::size_t m_, const double* a_, const double* b_)
+      : C(C_), n(n_), m(m_), a(a_), b(b_), log_a(n_), log_b(m_), H(std::max(n_, m_)), s(m_) {
+    for (std::size_t i = 0; i < n; ++i) log_a[i] = a[i] > 0 ? std::log(a[i]) : -HUGE_VAL;
+    for (std::size_t j = 0; j < m; ++j) log_b[j] = b[j] > 0 ? std::log(b[j]) : -HUGE_VAL;
+  }
+
+  // f_i ← −ε LSE_j(log b_j + (g_j − C_ij)/ε). Rows of P then sum exactly to a.
+  void update_f(double eps, double* f, const double* g) {
+    const double inv = 1.0 / eps;
+    for (std::size_t j = 0; j < m; ++j) H[j] = log_b[j] + g[j] * inv;
+    const double* Hp = H.data();
+#pragma omp parallel for schedule(static) num_threads(get_threads()) if (n * m > 32768)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
+      const T* row = C + static_cast<std::size_t>(i) * m;
+      double sum = row_sum_exp(row, Hp, m, inv, f[i] * inv);
+      if (safe(sum))
+        f[i] -= eps * std::log(sum);
+      else
+        f[i] = -eps * exact_lse(row, 1, Hp, m, inv);
+    }
+  }
+
+  // Column sums S_j = Σ_i a_i exp((f_i + g_j − C_ij)/ε) = (column marginal)/b_j at the current
+  // (f, g); returns Σ_j b_j |S_j − 1| and, when update, sets g_j ← g_j − ε log S_j.
+  double update_g(double eps, const double* f, double* g, bool update) {
+    const double inv = 1.0 / eps;
+    for (std::size_t i = 0; i < n; ++i) H[i] = log_a[i] + f[i] * inv;
+    const double* Hp = H.data();
+    double* sp = s.data();
+    const std::size_t nblocks = (m + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static) num_threads(get_threads()) if (n * m > 32768)
+    for (std::ptrdiff_t blk = 0; blk < static_cast<std::ptrdiff_t>(nblocks); ++blk) {
+      const std::size_t j0 = static_cast<std::size_t>(blk) * kColBlock, j1 = std::min(m, j0 + kColBlock);
+      const std::size_t w = j1 - j0;
+      double G[kColBlock], acc[kColBlock];
+      for (std::size_t j = 0; j < w; ++j) {
+        G[j] = g[j0 + j] * inv;
+        acc[j] = 0;
+      }
+      for (std::size_t i = 0; i < n; ++i) {
+        const T* row = C + i * m + j0;
+        const double hi = Hp[i];
+        for (std::size_t j = 0; j < w; ++j) acc[j] += vmath::exp(std::fma(-static_cast<double>(row[j]), inv, hi + G[j]));
+      }
+      for (std::size_t j = 0; j < w; ++j) sp[j0 + j] = acc[j];
+    }
+    double err = 0;
+    for (std::size_t j = 0; j < m; ++j) {
+      double sj = sp[j];
+      if (!safe(sj)) {
+        // Exact: LSE_i(H_i − C_ij/ε) + g_j/ε = log S_j.
+        double lse = exact_lse(C + j, m, Hp, n, inv);
+        double log_s = lse + g[j] * inv;
+        sj = std::exp(std::min(log_s, 700.0));
+        if (update) g[j] = -eps * lse;
+      } else if (update) {
+        g[j] -= eps * std::log(sj);
+      }
+      if (b[j] > 0) err += b[j] * std::fabs(sj - 1.0);
+    }
+    return err;
+  }
+
+  // ⟨P, C⟩, Σ P, and the plan itself when requested.
+  void finish(double eps, const double* f, const double* g, double* plan, double& cost, double& mass) {
+    const double inv = 1.0 / eps;
+    for (std::size_t j = 0; j < m; ++j) H[j] = log_b[j] + g[j] * inv;
+    std::vector<double> rc(n), rm(n);
+#pragma omp parallel for schedule(static) num_threads(get_threads()) if (n * m > 32768)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
+      const T* row = C + static_cast<std::size_t>(i) * m;
+      const double base = log_a[i] + f[i] * inv;
+      double c = 0, p = 0;
+      for (std::size_t j = 0; j < m; ++j) {
+        double v = vmath::exp(base + H[j] - static_cast<double>(row[j]) * inv);
+        c += v * static_cast<double>(row[j]);
+        p += v;
+        if (plan != nullptr) plan[static_cast<std::size_t>(i) * m + j] = v;
+      }
+      rc[i] = c;
+      rm[i] = p;
+    }
+    cost = 0;
+    mass = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      cost += rc[i];
+      mass += rm[i];
+    }
+  }
+};
+
+// Adaptive over-relaxation (after Thibault, Chizat, Dossal, Papadakis, "Overrelaxed
+// Sinkhorn–Knopp algorithm for regularized optimal transport", 2017): x ← x_old + ω (T(x) − x_old).
+// Plain Sinkhorn contracts the marginal error by r per iteration, r → 1 as ε → 0; the optimal
+// ω = 2/(1 + √(1 − r)) turns that rate into ~ω − 1. ω starts at 1; each window of iterations
+// measures the rate: a slow window moves ω halfway towards 2 (capped), an error that keeps
+// growing moves it halfway back to 1.
+struct Relaxation {
+  double omega = 1.0;
+  double window_start = HUGE_VAL, best = HUGE_VAL;
+  int count = 0, stalled = 0;
+  bool estimated = false;
+  static constexpr int kWindow = 50;
+  static constexpr double kMaxOmega = 1.95;
+
+  void apply(const double* old, double* x, std::size_t len) const {
+    if (omega == 1.0) return;
+    for (std::size_t i = 0; i < len; ++i) x[i] = old[i] + omega * (x[i] - old[i]);
+  }
+  // The plain rate r is measured over one window of plain iterations, then ω is fixed. Under
+  // over-relaxation the error is not monotone, so only a window ending 10× above the best error
+  // seen counts as divergence, which halves ω − 1 (and allows a new estimate).
+  void observe(double err) {
+    if (err < best) {
+      best = err;
+      stalled = 0;
+    }
+    if (++count < kWindow) return;
+    if (!estimated && window_start < HUGE_VAL && err < window_start) {
+      const double r = std::pow(err / window_start, 1.0 / kWindow);
+      if (r > 0.5) omega = std::min(kMaxOmega, 2.0 / (1.0 + std::sqrt(1.0 - r)));
+      estimated = true;
+    } else if (estimated && (err > 10 * best || ++stalled >= 4)) {
+      // Diverging, or no new best error for 4 windows (a limit cycle): back off.
+      omega = 1.0 + 0.5 * (omega - 1.0);
+      best = err;
+      stalled = 0;
+    }
+    window_start = err;
+    count = 0;
+  }
+  void reset() {
+    omega = 1.0;
+    count = 0;
+    estimated = false;
+    stalled = 0;
+    window_start = best = HUGE_VAL;
+  }
+};
+
+void check_options(const SinkhornOptions& opt) {
+  if (!(opt.epsilon > 0) || !std::isfinite(opt.epsilon))
+    throw InvalidArgument("sinkhorn: epsilon must be a finite number > 0");
+  if (!(opt.tol > 0)) throw InvalidArgument("sinkhorn: tol must be > 0");
+  if (opt.eps_scaling && !(opt.eps_factor > 0 && opt.eps_factor < 1))
+    throw InvalidArgument("sinkhorn: the epsilon-scaling factor must be in (0, 1)");
+}
+
+template <typename T>
+double max_cost(const T* C, std::size_t count) {
+  double mx = 0;
+  for (std::size_t k = 0; k < count; ++k) mx = std::max(mx, static_cast<double>(C[k]));
+  return mx;
+}
+
+// The ε schedule: annealed stages (each run to a loose tolerance) then the target ε.
+std::vector<double> schedule(const SinkhornOptions& opt, double cmax) {
+  std::vector<double> eps;
+  if (opt.eps_scaling) {
+    double e = opt.eps_start > 0 ? opt.eps_start : std::max(cmax, opt.epsilon);
+    while (e > opt.epsilon * 1.000001 && eps.size() < 200) {
+      eps.push_back(e);
+      e *= opt.eps_factor;
+    }
+  }
+  eps.push_back(opt.epsilon);
+  return eps;
+}
+
+constexpr double kStageTol = 1e-3;         // marginal error that ends an intermediate ε stage
+constexpr std::size_t kStageMaxIter = 200;
+
+}  // namespace
+
+template <typename T>
+SinkhornResult sinkhorn_log(const T* C, std::size_t n, std::size_t m, const double* a, const double* b, double* f,
+                            double* g, double* plan, const SinkhornOptions& opt) {
+  check_options(opt);
+  if (n == 0 || m == 0) throw InvalidArgument("sinkhorn: the cost matrix is empty");
+  Solver<T> solver(C, n, m, a, b);
+  if (!opt.warm_start) {
+    std::fill(f, f + n, 0.0);
+    std::fill(g, g + m, 0.0);
+  }
+  SinkhornResult res;
+  std::vector<double> g_prev(m), f_prev(n);
+  const std::vector<double> eps_list = schedule(opt, opt.eps_scaling ? max_cost(C, n * m) : 0);
+  double err = HUGE_VAL;
+  std::size_t it = 0;
+  for (std::size_t stage = 0; stage < eps_list.size(); ++stage) {
+    const bool last = stage + 1 == eps_list.size();
+    const double eps = eps_list[stage];
+    const double tol = last ? opt.tol : std::max(opt.tol, kStageTol);
+    Relaxation relax;
+    for (std::size_t k = 0; it < opt.max_iter && (last || k < kStageMaxIter); ++k) {
+      opt.control.check();
+      std::copy(f, f + n, f_prev.begin());
+      solver.update_f(eps, f, g);
+      relax.apply(f_prev.data(), f, n);
+      ++it;
+      // One column pass both measures the error of (f, g) and updates g; on convergence the
+      // previous g is restored so that the returned plan is the one whose error was measured.
+      std::copy(g, g + m, g_prev.begin());
+      err = solver.update_g(eps, f, g, true);
+      if (!std::isfinite(err)) throw NumericalError("sinkhorn: the marginal error is not finite");
+      if (err < tol) {
+        std::copy(g_prev.begin(), g_prev.end(), g);
+        if (relax.omega == 1.0) break;
+        // An over-relaxed f leaves the rows inexact: take a plain step and measure again.
+        solver.update_f(eps, f, g);
+        err = solver.update_g(eps, f, g, false);
+        if (err < tol) break;
+        relax.reset();
+        continue;
+      }
+      relax.apply(g_prev.data(), g, m);
+      relax.observe(err);
+      opt.control.report(std::min(1.0, static_cast<double>(it) / static_cast<double>(opt.max_iter)));
+    }
+  }
+  if (!(err < opt.tol)) {
+    // Out of iterations: end on an f-update (exact rows) and measure the columns again.
+    solver.update_f(opt.epsilon, f, g);
+    err = solver.update_g(opt.epsilon, f, g, false);
+  }
+  res.iterations = it;
+  res.marginal_error = err;
+  res.converged = err < opt.tol;
+  double obj = 0;
+  for (std::size_t i = 0; i < n; ++i) obj += a[i] > 0 ? a[i] * f[i] : 0.0;
+  for (std::size_t j = 0; j < m; ++j) obj += b[j] > 0 ? b[j] * g[j] : 0.0;
+  res.objective = obj;
+  solver.finish(opt.epsilon, f, g, plan, res.transport_cost, res.plan_mass);
+  opt.control.report(1.0);
+  return res;
+}
+
+template <typename T>
+SinkhornResult sinkhorn_log_symmetric(const T* C, std::size_t n, const double* a, double* f,
+                                      const SinkhornOptions& opt) {
+  check_options(opt);
+  if (n == 0) throw InvalidArgument("sinkhorn: the cost matrix is empty");
+  Solver<T> solver(C, n, n, a, a);
+  if (!opt.warm_start) std::fill(f, f + n, 0.0);
+  std::vector<double> t(n);
+  SinkhornResult res;
+  const std::vector<double> eps_list = schedule(opt, opt.eps_scaling ? max_cost(C, n * n) : 0);
+  double err = HUGE_VAL;
+  std::size_t it = 0;
+  for (std::size_t stage = 0; stage < eps_list.size(); ++stage) {
+    const bool last = stage + 1 == eps_list.size();
+    const double eps = eps_list[stage];
+    const double tol = last ? opt.tol : std::max(opt.tol, kStageTol);
+    for (std::size_t k = 0; it < opt.max_iter && (last || k < kStageMaxIter); ++k) {
+      opt.control.check();
+      // t = T(f): the f-update against g = f. Row marginal of P at f is a_i exp((f_i − t_i)/ε).
+      std::copy(f, f + n, t.begin());
+      solver.update_f(eps, t.data(), f);
+      ++it;
+      err = 0;
+      for (std::size_t i = 0; i < n; ++i)
+        if (a[i] > 0) err += a[i] * std::fabs(std::exp(std::min((f[i] - t[i]) / eps, 700.0)) - 1.0);
+      if (!std::isfinite(err)) throw NumericalError("sinkhorn: the marginal error is not finite");
+      if (err < tol) break;
+      for (std::size_t i = 0; i < n; ++i) f[i] = 0.5 * (f[i] + t[i]);
+    }
+  }
+  res.iterations = it;
+  res.marginal_error = err;
+  res.converged = err < opt.tol;
+  double obj = 0;
+  for (std::size_t i = 0; i < n; ++i) obj += a[i] > 0 ? 2 * a[i] * f[i] : 0.0;
+  res.objective = obj;
+  solver.finish(opt.epsilon, f, f, nullptr, res.transport_cost, res.plan_mass);
+  return res;
+}
+
+template SinkhornResult sinkhorn_log<double>(const double*, std::size_t, std::size_t, const double*, const double*,
+                                             double*, double*, double*, const SinkhornOptions&);
+template SinkhornResult sinkhorn_log<float>(const float*, std::size_t, std::size_t, const double*, const double*,
+                                            double*, double*, double*, const SinkhornOptions&);
+template SinkhornResult sinkhorn_log_symmetric<double>(const double*, std::size_t, const double*, double*,
+                                                       const SinkhornOptions&);
+template SinkhornResult sinkhorn_log_symmetric<float>(const float*, std::size_t, const double*, double*,
+                                                      const SinkhornOptions&);
+
+}  // namespace speedlimits::transport
