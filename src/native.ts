@@ -90,6 +90,7 @@ export interface NativeSinkhornOptions extends Partial<NativeControlArrays> {
   epsilonStart: number;
   epsilonFactor: number;
   warmStart: boolean;
+  newton: boolean;
 }
 
 export interface NativeSinkhornResult {

@@ -116,6 +116,8 @@ describe('sinkhorn (log domain)', () => {
       [costMatrixSync(cloud(50, 3, 1), cloud(40, 3, 2, 1)), 1e-3],
       [costMatrixSync(cloud(20, 3, 1), cloud(20, 3, 2, 1)), 1e-4],
       [costMatrixSync(cloud(100, 2, 7), cloud(80, 2, 8, 2)), 1e-4],
+      [costMatrixSync(cloud(60, 5, 7), cloud(60, 5, 8, 3)), 1e-4], // needs the Newton polish
+      [costMatrixSync(cloud(40, 8, 3), cloud(40, 8, 4, 0.5)), 1e-4],
     ];
     for (const [Cm, rel] of cases) {
       const r = await sinkhorn(Cm, { epsilon: rel * maxOf(Cm.data), maxIter: 50000 });
@@ -143,6 +145,15 @@ describe('sinkhorn (log domain)', () => {
     const C32 = { data: Float32Array.from(C.data), rows: C.rows, cols: C.cols };
     const r3 = sinkhornSync(C32, { a, b, epsilon: 0.02 * cmax });
     expectClose([r3.objective], [r1.objective], { rtol: 1e-6 });
+  });
+
+  it('Newton polish: the same solution as plain Sinkhorn where both converge', () => {
+    const Cm = costMatrixSync(cloud(60, 5, 17), cloud(50, 5, 18, 1));
+    const eps = 1e-3 * maxOf(Cm.data);
+    const withNewton = sinkhornSync(Cm, { epsilon: eps, maxIter: 100000 });
+    const plain = sinkhornSync(Cm, { epsilon: eps, maxIter: 100000, newton: false });
+    expect(withNewton.converged && plain.converged).toBe(true);
+    expectClose([withNewton.objective, withNewton.transportCost], [plain.objective, plain.transportCost], { rtol: 1e-9 });
   });
 
   it('reports non-convergence instead of throwing', () => {

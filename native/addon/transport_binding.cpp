@@ -73,6 +73,7 @@ transport::SinkhornOptions sinkhorn_options(Napi::Object o, const char* fn, std:
   opt.eps_start = opt_number(o, fn, "epsilonStart");
   opt.eps_factor = opt_number(o, fn, "epsilonFactor");
   opt.warm_start = opt_bool(o, fn, "warmStart");
+  opt.newton = opt_bool(o, fn, "newton");
   get_control(o, fn, opt.control, keep);
   return opt;
 }

@@ -48,7 +48,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#define SLPROF_T(x) double x; { timespec ts_; clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts_); x = ts_.tv_sec + 1e-9 * ts_.tv_nsec; }
+#define SLPROF_T(x) double x; { timespec ts_; clock_gettime(SL_PROF_CLOCK, &ts_); x = ts_.tv_sec + 1e-9 * ts_.tv_nsec; }
 #define SLPROF_P(...) std::fprintf(stderr, __VA_ARGS__)
 #else
 #define SLPROF_T(x)
@@ -57,7 +57,7 @@
 namespace speedlimits::linalg::builtin {
 namespace {
 #ifdef SL_PROFILE
-double g_rot_count = 0;
+double g_rot_count = 0, g_sec_iters = 0, g_sec_roots = 0;
 #endif
 
 using std::size_t;
@@ -74,6 +74,14 @@ inline int threads_for(double work) {
   if (nt < 1) nt = 1;
   if (work < 1.5e5) return 1;
   return nt;
+}
+
+inline int thread_id() {
+#if defined(_OPENMP)
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
 }
 
 // Grow-only 64-byte-aligned scratch, one per thread and slot. Packing buffers are reused across
@@ -200,6 +208,11 @@ SL_INLINE void micro_kernel(size_t kc, const T* SL_RESTRICT a, const T* SL_RESTR
 #if SL_VEC
   using V = typename Blk<T>::V;
   constexpr size_t VL = Blk<T>::VL, NV = NR / VL;
+  // Start pulling the C tile in now; the k loop hides the latency.
+  for (size_t r = 0; r < MR; ++r) {
+    __builtin_prefetch(c + r * ldc, 1, 3);
+    __builtin_prefetch(c + r * ldc + NR - 1, 1, 3);
+  }
   V acc[MR][NV];
   for (size_t r = 0; r < MR; ++r)
     for (size_t v = 0; v < NV; ++v) acc[r][v] = V{};
@@ -360,13 +373,16 @@ void gemm_impl(Trans ta, Trans tb, size_t m, size_t n, size_t k, T alpha, const 
   const size_t mce = round_up(ceil_div(m, nmb), MR);
   nmb = ceil_div(m, mce);
   const size_t ncw = std::min(n, NC), kcw = std::min(k, KC);
+  // All buffers are taken before the parallel region (an exception must not escape a region).
   T* bpack = scratch<T>(kSlotPackB, kcw * round_up(ncw, NR));
+  const size_t asize = round_up(mce * kcw, 64 / sizeof(T));
+  T* apack_all = scratch<T>(kSlotPackA, asize * size_t(nt));
 
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
   {
-    T* apack = scratch<T>(kSlotPackA, mce * kcw);
+    T* apack = apack_all + asize * size_t(thread_id());
     alignas(64) T tmp[MR * NR];
     for (size_t jc = 0; jc < n; jc += NC) {
       const size_t nc = std::min(NC, n - jc);
@@ -487,13 +503,13 @@ void trsm_right_lower_t(size_t m, size_t n, const double* L, size_t ldl, double*
   constexpr size_t W = 256;
   const size_t nchunks = ceil_div(m, W);
   const int nt = threads_for(0.5 * double(n) * double(n) * double(m));
+  std::vector<double> bufs(size_t(nt) * kTrsmLeaf * W);
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nchunks > 1)
 #endif
   for (size_t ch = 0; ch < nchunks; ++ch) {
     const size_t i0 = ch * W, w = std::min(W, m - i0);
-    std::vector<double> tbuf(n * W);
-    double* buf = tbuf.data();
+    double* buf = bufs.data() + size_t(thread_id()) * kTrsmLeaf * W;
     for (size_t i = 0; i < w; ++i)
       for (size_t c = 0; c < n; ++c) buf[c * W + i] = B[(i0 + i) * ldb + c];
     for (size_t c = 0; c < n; ++c) {
@@ -1195,13 +1211,296 @@ void tridiagonal_ql(size_t n, double* d, double* e, RotationBatch* rot) {
   if (rot) rot->flush();
 }
 
-// Zt := Zt·H(0)·H(1)···H(n-2), i.e. (Q·Z)ᵀ, a block of reflectors at a time in compact WY form:
-// H(j0)···H(j1) = I - V·T·Vᵀ with T upper triangular, so Zt -= ((Zt·V)·T)·Vᵀ with two gemms.
-void back_transform(size_t n, const double* A, size_t lda, const double* tau, double* Zt,
-                    size_t ldz) {
+// ---- divide and conquer on the tridiagonal --------------------------------------------------
+// T = diag(T1, T2) + β·(e_a e_bᵀ + e_b e_aᵀ) (a, b the two middle indices) is rewritten as
+// diag(T1', T2') + ρ·v·vᵀ with ρ = |β|, v = e_a + sign(β)·e_b and T1', T2' having ρ taken off
+// their touching diagonal entries. With T1' = Q1·D1·Q1ᵀ and T2' = Q2·D2·Q2ᵀ solved recursively,
+// T = Q̂·(D + ρ·z·zᵀ)·Q̂ᵀ, Q̂ = diag(Q1, Q2), z = Q̂ᵀ·v, and the eigenvectors of the rank-one
+// update come from the secular equation. Eigenvectors are columns of Z (row-major, ld ldz).
+
+// Root j of 1/rho + Σ z_i²/(d_i − λ) = 0, for ascending distinct d, nonzero z, rho > 0. Root j
+// lies in (d_j, d_{j+1}) (the last one in (d_{K-1}, d_{K-1} + rho·zᵀz)). The iteration runs on
+// τ = λ − d_org, org the pole nearer to the root, and returns delta[i] = d_i − λ computed as
+// (d_i − d_org) − τ: differences accurate to working precision, which is what makes the
+// eigenvectors below orthogonal.
+double secular_root(size_t K, const double* d, const double* z, double rho, size_t j, double* delta) {
+  const double invrho = 1 / rho;
+  size_t org;
+  double lo, hi;
+  if (j + 1 < K) {
+    const double h = 0.5 * (d[j + 1] - d[j]);
+    double g = invrho;
+    for (size_t i = 0; i < K; ++i) g += z[i] * z[i] / ((d[i] - d[j]) - h);
+    if (g >= 0) {
+      org = j;
+      lo = 0;
+      hi = h;
+    } else {
+      org = j + 1;
+      lo = -h;
+      hi = 0;
+    }
+  } else {
+    org = j;
+    lo = 0;
+    hi = rho * dot(z, z, K);
+  }
+  double* dk = delta;
+  for (size_t i = 0; i < K; ++i) dk[i] = d[i] - d[org];
+  double tau = 0.5 * (lo + hi);
+  for (int it = 0; it < 300; ++it) {
+#ifdef SL_PROFILE
+#pragma omp atomic
+    g_sec_iters += 1;
+#endif
+    double psi = 0, dpsi = 0, phi = 0, dphi = 0;
+    for (size_t i = 0; i <= j; ++i) {
+      const double t = z[i] / (dk[i] - tau);
+      psi += z[i] * t;
+      dpsi += t * t;
+    }
+    for (size_t i = j + 1; i < K; ++i) {
+      const double t = z[i] / (dk[i] - tau);
+      phi += z[i] * t;
+      dphi += t * t;
+    }
+    const double g = invrho + psi + phi;
+    const double err = 8 * (invrho + phi - psi) + std::fabs(tau) * (dpsi + dphi);
+    if (std::fabs(g) <= kEps * err) break;
+    if (g < 0)
+      lo = tau;
+    else
+      hi = tau;
+    // Model: psi ≈ a1 + b1/(p − x), phi ≈ a2 + b2/(q − x) matching value and slope at tau, with
+    // p, q the poles bounding the root; the model's root is the next iterate.
+    double cand = std::numeric_limits<double>::quiet_NaN();
+    const double p = dk[j], dp = p - tau;
+    const double b1 = dpsi * dp * dp, a1 = psi - dpsi * dp;
+    if (j + 1 < K) {
+      const double q = dk[j + 1], dq = q - tau;
+      const double b2 = dphi * dq * dq, a2 = phi - dphi * dq;
+      const double C = invrho + a1 + a2;
+      const double B = C * (p + q) + b1 + b2, Cc = C * p * q + b1 * q + b2 * p;
+      if (C == 0) {
+        cand = Cc / B;
+      } else {
+        const double disc = B * B - 4 * C * Cc;
+        if (disc >= 0) {
+          const double den = B + std::copysign(std::sqrt(disc), B);
+          const double x1 = den / (2 * C), x2 = den != 0 ? 2 * Cc / den : x1;
+          cand = (x2 > lo && x2 < hi) ? x2 : x1;
+        }
+      }
+    } else {
+      const double den = invrho + a1;
+      if (den > 0) cand = p + b1 / den;
+    }
+    // Safeguard: bisect when the model leaves the bracket or converges too slowly.
+    if (!(cand > lo && cand < hi) || it >= 40) cand = 0.5 * (lo + hi);
+    if (cand == tau || hi - lo <= 4 * kEps * std::max(std::fabs(lo), std::fabs(hi))) {
+      tau = cand;
+      break;
+    }
+    tau = cand;
+  }
+  for (size_t i = 0; i < K; ++i) delta[i] = dk[i] - tau;
+#ifdef SL_PROFILE
+#pragma omp atomic
+  g_sec_roots += 1;
+#endif
+  return d[org] + tau;
+}
+
+class DivideConquer {
+ public:
+  DivideConquer(size_t n, double* d, double* e, double* Z, size_t ldz)
+      : n_(n), d_(d), e_(e), Z_(Z), ldz_(ldz) {}
+
+  void run() {
+    for (size_t i = 0; i < n_; ++i)
+      for (size_t j = 0; j < n_; ++j) Z_[i * ldz_ + j] = 0;
+    solve(0, n_);
+  }
+
+  static constexpr size_t kLeaf = 48;
+
+ private:
+  void solve(size_t off, size_t m) {
+    if (m <= kLeaf) {
+      leaf(off, m);
+      return;
+    }
+    const size_t n1 = m / 2;
+    const double beta = e_[off + n1 - 1];
+    const double rho = std::fabs(beta);
+    d_[off + n1 - 1] -= rho;
+    d_[off + n1] -= rho;
+    solve(off, n1);
+    solve(off + n1, m - n1);
+    merge(off, m, n1, beta);
+  }
+
+  void leaf(size_t off, size_t m) {
+    std::vector<double> zt(m * m, 0.0);
+    for (size_t i = 0; i < m; ++i) zt[i * m + i] = 1;
+    RotationBatch rot(zt.data(), m, m);
+    tridiagonal_ql(m, d_ + off, e_ + off, &rot);
+    for (size_t i = 0; i < m; ++i)
+      for (size_t k = 0; k < m; ++k) Z_[(off + i) * ldz_ + off + k] = zt[k * m + i];
+  }
+
+  void merge(size_t off, size_t m, size_t n1, double beta) {
+    double* Zb = Z_ + off * ldz_ + off;
+    double* d = d_ + off;
+    double rho = std::fabs(beta);
+    const double sigma = beta < 0 ? -1.0 : 1.0;
+    // z = Q̂ᵀ·v: last row of Q1 and ±first row of Q2 (zeros elsewhere in those rows), scaled to
+    // unit norm (each row of an orthogonal matrix has norm 1).
+    std::vector<double> z(m);
+    const double r2 = std::sqrt(0.5);
+    for (size_t c = 0; c < m; ++c)
+      z[c] = (Zb[(n1 - 1) * ldz_ + c] + sigma * Zb[n1 * ldz_ + c]) * r2;
+    rho *= 2;
+
+    std::vector<size_t> order(m);
+    for (size_t i = 0; i < m; ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return d[a] < d[b]; });
+    double dmax = 0, zmax = 0;
+    for (size_t i = 0; i < m; ++i) {
+      dmax = std::max(dmax, std::fabs(d[i]));
+      zmax = std::max(zmax, std::fabs(z[i]));
+    }
+    const double tol = 8 * kEps * std::max(dmax, zmax);
+    if (rho * zmax <= tol) return;  // the coupling is negligible: Q̂ and d already diagonalise T
+
+    // Deflation: a negligible z component leaves (d_i, column i) as an eigenpair; two nearly
+    // equal d are rotated so one of them gets a zero z component and deflates.
+    std::vector<size_t> kept, defl;
+    kept.reserve(m);
+    // Row support of each column of Q̂: top block only, bottom only, or both (after a rotation
+    // across the halves). The final product skips the zero blocks.
+    enum : unsigned char { kTop = 1, kBottom = 2, kBoth = 3 };
+    std::vector<unsigned char> support(m);
+    for (size_t c = 0; c < m; ++c) support[c] = c < n1 ? kTop : kBottom;
+    size_t pj = m;
+    for (size_t idx : order) {
+      if (rho * std::fabs(z[idx]) <= tol) {
+        defl.push_back(idx);
+        continue;
+      }
+      if (pj == m) {
+        pj = idx;
+        continue;
+      }
+      double s = z[pj], c = z[idx];
+      const double tau = std::hypot(c, s), t = d[idx] - d[pj];
+      c /= tau;
+      s = -s / tau;
+      if (std::fabs(t * c * s) <= tol) {
+        z[idx] = tau;
+        z[pj] = 0;
+        for (size_t r = 0; r < m; ++r) {
+          double* row = Zb + r * ldz_;
+          const double x = row[pj], y = row[idx];
+          row[pj] = c * x + s * y;
+          row[idx] = c * y - s * x;
+        }
+        support[pj] = support[idx] = static_cast<unsigned char>(support[pj] | support[idx]);
+        const double dp = d[pj] * c * c + d[idx] * s * s;
+        d[idx] = d[pj] * s * s + d[idx] * c * c;
+        d[pj] = dp;
+        defl.push_back(pj);
+        pj = idx;
+      } else {
+        kept.push_back(pj);
+        pj = idx;
+      }
+    }
+    if (pj != m) kept.push_back(pj);
+    const size_t K = kept.size();
+    if (K == 0) return;
+
+    std::vector<double> dl(K), zl(K), lam(K), U(K * K), zhat(K, 1.0);
+    for (size_t k = 0; k < K; ++k) {
+      dl[k] = d[kept[k]];
+      zl[k] = z[kept[k]];
+    }
+    const int nt = threads_for(20.0 * double(K) * double(K));
+#if defined(_OPENMP)
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+      // Row j of U: deltas d_i − λ_j of root j, then its eigenvector.
+#if defined(_OPENMP)
+#pragma omp for schedule(dynamic, 16)
+#endif
+      for (size_t j = 0; j < K; ++j) lam[j] = secular_root(K, dl.data(), zl.data(), rho, j, U.data() + j * K);
+      // Recompute z from the computed roots (Löwner): D + ρ·ẑ·ẑᵀ has exactly these roots, so the
+      // vectors ẑ_i/(d_i − λ_j) are orthogonal to working precision.
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+      for (size_t i = 0; i < K; ++i) {
+        double w = U[i * K + i];
+        for (size_t j = 0; j < K; ++j)
+          if (j != i) w *= U[j * K + i] / (dl[i] - dl[j]);
+        zhat[i] = std::copysign(std::sqrt(std::max(0.0, -w)), zl[i]);
+      }
+#if defined(_OPENMP)
+#pragma omp for schedule(static)
+#endif
+      for (size_t j = 0; j < K; ++j) {
+        double* u = U.data() + j * K;
+        for (size_t i = 0; i < K; ++i) u[i] = zhat[i] / u[i];
+        const double inv = 1 / nrm2(u, K);
+        for (size_t i = 0; i < K; ++i) u[i] *= inv;
+      }
+    }
+
+    // New eigenvectors: Q̂(:, kept)·Uᵀ into the first K columns of the block, deflated columns
+    // after them. The top rows only involve columns supported there, likewise the bottom rows.
+    const size_t nd = defl.size();
+    std::vector<double> Qd(m * nd), dd(nd);
+    for (size_t r = 0; r < m; ++r)
+      for (size_t c = 0; c < nd; ++c) Qd[r * nd + c] = Zb[r * ldz_ + defl[c]];
+    for (size_t c = 0; c < nd; ++c) dd[c] = d[defl[c]];
+    std::vector<double> Qh, Uh;
+    for (int half = 0; half < 2; ++half) {
+      const unsigned char bit = half == 0 ? kTop : kBottom;
+      const size_t r0 = half == 0 ? 0 : n1, rows = half == 0 ? n1 : m - n1;
+      std::vector<size_t> cols;
+      for (size_t k = 0; k < K; ++k)
+        if (support[kept[k]] & bit) cols.push_back(k);
+      const size_t kh = cols.size();
+      Qh.resize(rows * kh);
+      Uh.resize(K * kh);
+      for (size_t r = 0; r < rows; ++r)
+        for (size_t t = 0; t < kh; ++t) Qh[r * kh + t] = Zb[(r0 + r) * ldz_ + kept[cols[t]]];
+      for (size_t j = 0; j < K; ++j)
+        for (size_t t = 0; t < kh; ++t) Uh[j * kh + t] = U[j * K + cols[t]];
+      gemm_impl<double>(Trans::No, Trans::Yes, rows, K, kh, 1.0, Qh.data(), kh, Uh.data(), kh, 0.0,
+                        Zb + r0 * ldz_, ldz_, Tri::None);
+    }
+    for (size_t r = 0; r < m; ++r)
+      for (size_t c = 0; c < nd; ++c) Zb[r * ldz_ + K + c] = Qd[r * nd + c];
+    for (size_t k = 0; k < K; ++k) d[k] = lam[k];
+    for (size_t c = 0; c < nd; ++c) d[K + c] = dd[c];
+  }
+
+  size_t n_;
+  double* d_;
+  double* e_;
+  double* Z_;
+  size_t ldz_;
+};
+
+// Z := Q·Z with Q = H(n-2)···H(0), a block of reflectors at a time in compact WY form: for
+// F = H(j0)···H(j1) = I − V·T·Vᵀ (T upper triangular), Q contains Fᵀ, and
+// Fᵀ·Z = Z − V·(Tᵀ·(Vᵀ·Z)) is three gemms.
+void back_transform(size_t n, const double* A, size_t lda, const double* tau, double* Z, size_t ldz) {
   constexpr size_t NB = 64;
   const size_t nref = n - 1;
-  std::vector<double> Vt(NB * n), T(NB * NB), Y(n * NB), Y2(n * NB), tmp(NB);
+  std::vector<double> Vt(NB * n), T(NB * NB), W1(NB * n), W2(NB * n), tmp(NB);
   for (size_t j0 = 0; j0 < nref; j0 += NB) {
     const size_t kb = std::min(NB, nref - j0), len = j0 + kb;  // reflectors j0..j0+kb-1
     for (size_t q = 0; q < kb; ++q) {
@@ -1223,14 +1522,16 @@ void back_transform(size_t n, const double* A, size_t lda, const double* tau, do
       }
       T[q * NB + q] = tq;
     }
-    gemm_impl<double>(Trans::No, Trans::Yes, n, kb, len, 1.0, Zt, ldz, Vt.data(), len, 0.0, Y.data(),
-                      kb, Tri::None);
-    gemm_impl<double>(Trans::No, Trans::No, n, kb, kb, 1.0, Y.data(), kb, T.data(), NB, 0.0,
-                      Y2.data(), kb, Tri::None);
-    gemm_impl<double>(Trans::No, Trans::No, n, len, kb, -1.0, Y2.data(), kb, Vt.data(), len, 1.0, Zt,
+    gemm_impl<double>(Trans::No, Trans::No, kb, n, len, 1.0, Vt.data(), len, Z, ldz, 0.0, W1.data(),
+                      n, Tri::None);
+    gemm_impl<double>(Trans::Yes, Trans::No, kb, n, kb, 1.0, T.data(), NB, W1.data(), n, 0.0,
+                      W2.data(), n, Tri::None);
+    gemm_impl<double>(Trans::Yes, Trans::No, len, n, kb, -1.0, Vt.data(), len, W2.data(), n, 1.0, Z,
                       ldz, Tri::None);
   }
 }
+
+constexpr size_t kDcMin = 96;  // below this order the tridiagonal is solved by QL alone
 
 void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
   if (n == 0) return;
@@ -1271,16 +1572,33 @@ void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
   tridiagonalize(n, A, lda, d.data(), e.data(), tau.data());
   SLPROF_T(t1);
 
-  std::vector<double> Zt;
+  std::vector<double> Z;
   if (vectors) {
-    Zt.assign(n * n, 0.0);
-    for (size_t i = 0; i < n; ++i) Zt[i * n + i] = 1;
-    RotationBatch rot(Zt.data(), n, n);
-    tridiagonal_ql(n, d.data(), e.data(), &rot);
+    Z.assign(n * n, 0.0);
+    if (n < kDcMin) {
+      std::vector<double> Zt(n * n, 0.0);
+      for (size_t i = 0; i < n; ++i) Zt[i * n + i] = 1;
+      RotationBatch rot(Zt.data(), n, n);
+      tridiagonal_ql(n, d.data(), e.data(), &rot);
+      for (size_t i = 0; i < n; ++i)
+        for (size_t k = 0; k < n; ++k) Z[i * n + k] = Zt[k * n + i];
+    } else {
+      // The tridiagonal is scaled to unit max-norm for the deflation tolerances.
+      double tn = 0;
+      for (size_t i = 0; i < n; ++i) tn = std::max(tn, std::fabs(d[i]));
+      for (size_t i = 0; i + 1 < n; ++i) tn = std::max(tn, std::fabs(e[i]));
+      if (tn > 0) {
+        for (size_t i = 0; i < n; ++i) d[i] /= tn;
+        for (size_t i = 0; i + 1 < n; ++i) e[i] /= tn;
+      }
+      DivideConquer(n, d.data(), e.data(), Z.data(), n).run();
+      if (tn > 0)
+        for (size_t i = 0; i < n; ++i) d[i] *= tn;
+    }
     SLPROF_T(t2);
-    back_transform(n, A, lda, tau.data(), Zt.data(), n);
+    back_transform(n, A, lda, tau.data(), Z.data(), n);
     SLPROF_T(t3);
-    SLPROF_P("trd %.4f ql %.4f back %.4f  rot-elems %.3g (%.2f cyc/vec @2.45GHz)\n", t1-t0, t2-t1, t3-t2, g_rot_count, (t2-t1)*2.45e9/(g_rot_count/4));
+    SLPROF_P("trd %.4f tridiag-eig %.4f back %.4f secular iters/root %.2f\n", t1 - t0, t2 - t1, t3 - t2, g_sec_iters / std::max(1.0, g_sec_roots));
   } else {
     tridiagonal_ql(n, d.data(), e.data(), nullptr);
   }
@@ -1289,16 +1607,9 @@ void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
   for (size_t i = 0; i < n; ++i) perm[i] = i;
   std::stable_sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return d[a] < d[b]; });
   for (size_t j = 0; j < n; ++j) w[j] = sigma == 1 ? d[perm[j]] : d[perm[j]] / sigma;
-  if (vectors) {
-    // A[i][j] = component i of eigenvector perm[j] = Zt[perm[j]][i], transposed in tiles.
-    constexpr size_t TB = 32;
-    for (size_t i0 = 0; i0 < n; i0 += TB)
-      for (size_t j0 = 0; j0 < n; j0 += TB)
-        for (size_t j = j0; j < std::min(n, j0 + TB); ++j) {
-          const double* z = Zt.data() + perm[j] * n;
-          for (size_t i = i0; i < std::min(n, i0 + TB); ++i) A[i * lda + j] = z[i];
-        }
-  }
+  if (vectors)
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = 0; j < n; ++j) A[i * lda + j] = Z[i * n + perm[j]];
 }
 
 }  // namespace

@@ -33,6 +33,7 @@ struct SinkhornOptions {
   double eps_start = 0;       // 0: the largest cost
   double eps_factor = 0.5;    // ε_{k+1} = max(ε, factor·ε_k)
   bool warm_start = false;    // f, g hold initial potentials
+  bool newton = true;         // polish a slow tail with Sinkhorn–Newton (needs n·m ≤ 4e7)
   Control control;
 };
 
