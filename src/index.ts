@@ -15,8 +15,8 @@ export {
 } from './npy.js';
 export {
   costMatrix, costMatrixSync, sinkhorn, sinkhornSync, sinkhornSymmetric, sinkhornDivergence,
-  w2Gaussian, w2GaussianSync, w2GaussianSamples, w2GaussianSamplesSync, w2Exact1D, w2Exact1DSync,
+  w2Gaussian, w2GaussianSync, w2GaussianSamples, w2GaussianSamplesSync, w2Exact1D, w2Exact1DSync, emd, emdSync,
   type CostMatrixOptions, type SinkhornOptions, type SinkhornResult, type EpsilonScaling,
   type SinkhornDivergenceOptions, type SinkhornDivergenceResult, type GaussianW2Result,
-  type GaussianSamplesOptions, type SparsePlan, type ExactTransportResult,
+  type GaussianSamplesOptions, type SparsePlan, type ExactTransportResult, type EmdOptions, type EmdResult,
 } from './transport.js';

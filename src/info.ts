@@ -2,30 +2,11 @@
  * Build and runtime introspection, and the thread count.
  */
 import { createRequire } from 'node:module';
-import { native } from './native.js';
+import { native, type NativeBuildInfo } from './native.js';
 import { checkInteger } from './validate.js';
 
-/** What this build of the engine can do. */
-export interface BuildInfo {
-  /** Package version. */
-  version: string;
-  /** Active BLAS: 'OpenBLAS' or 'builtin' (the core's own kernels). */
-  blas: string;
-  /** Active LAPACK: 'LAPACKE' or 'builtin'. */
-  lapack: string;
-  /** True when OpenBLAS + LAPACKE were found at build time. */
-  blasCompiled: boolean;
-  openmp: boolean;
-  /** Threads the engine uses (see {@link setThreads}). */
-  threads: number;
-  hardwareThreads: number;
-  /** Vector instruction set the core was compiled for. */
-  simd: string;
-  cudaCompiled: boolean;
-  cudaDevices: number;
-  cudaDeviceNames: string[];
-  napiVersion: number;
-  compiler: string;
+/** What this build of the engine can do (the addon's facts plus the runtime's). */
+export interface BuildInfo extends NativeBuildInfo {
   nodeVersion: string;
   platform: string;
   arch: string;

@@ -13,13 +13,19 @@ import { SpeedlimitsError } from './errors.js';
 
 /** Build facts reported by the addon. */
 export interface NativeBuildInfo {
+  /** Package version. */
   version: string;
+  /** Active BLAS: 'OpenBLAS' or 'builtin' (the core's own kernels). */
   blas: string;
+  /** Active LAPACK: 'LAPACKE' or 'builtin'. */
   lapack: string;
+  /** True when OpenBLAS + LAPACKE were found at build time. */
   blasCompiled: boolean;
   openmp: boolean;
+  /** Threads the engine uses (see setThreads). */
   threads: number;
   hardwareThreads: number;
+  /** Vector instruction set the core was compiled for. */
   simd: string;
   cudaCompiled: boolean;
   cudaDevices: number;
@@ -74,6 +80,18 @@ export interface NativeBinding {
     options: { unbiased: boolean } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeGaussianW2>;
   w2Exact1D<A extends boolean>(x: F64, a: F64, y: F64, b: F64, wantPlan: boolean, async: A): Ret<A, NativeExact1D>;
+  emd<A extends boolean>(
+    C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
+  ): Ret<A, NativeEmd>;
+}
+
+export interface NativeEmd {
+  cost: number;
+  rows: Int32Array;
+  cols: Int32Array;
+  mass: Float64Array;
+  optimal: boolean;
+  iterations: number;
 }
 
 /** Abort flag and progress slot shared with a long-running native call. */

@@ -12,7 +12,7 @@
  */
 import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
-import { native } from './native.js';
+import { native, type NativeSinkhornResult } from './native.js';
 import { checkBoolean, checkFloat64Array, checkInteger, checkNumberInRange, checkOptions, type FloatArray } from './validate.js';
 
 type AnyMatrix = Matrix<Float64Array | Float32Array>;
@@ -143,14 +143,6 @@ export interface SinkhornResult {
   epsilon: number;
 }
 
-interface RawSinkhorn {
-  transportCost: number;
-  objective: number;
-  marginalError: number;
-  planMass: number;
-  iterations: number;
-  converged: boolean;
-}
 
 function maxOf(d: FloatArray): number {
   let m = 0;
@@ -204,7 +196,7 @@ function prepareSinkhorn(fn: string, C: unknown, options: unknown, symmetric = f
   return { c, o, a, b, f, g, plan, epsilon, nativeOptions };
 }
 
-function shapeSinkhorn(raw: RawSinkhorn, p: ReturnType<typeof prepareSinkhorn>): SinkhornResult {
+function shapeSinkhorn(raw: NativeSinkhornResult, p: ReturnType<typeof prepareSinkhorn>): SinkhornResult {
   const r: SinkhornResult = {
     transportCost: raw.transportCost,
     objective: raw.objective,
@@ -472,4 +464,57 @@ export async function w2Exact1D(x: Float64Array, y: Float64Array, options?: { a?
 export function w2Exact1DSync(x: Float64Array, y: Float64Array, options?: { a?: Float64Array; b?: Float64Array; returnPlan?: boolean }): ExactTransportResult {
   const args = prepare1D('w2Exact1DSync', x, y, options);
   return shape1D(native().w2Exact1D(...args, false));
+}
+
+// ---- exact OT (network simplex) --------------------------------------------------------------
+
+/** Options of {@link emd}. */
+export interface EmdOptions extends LongRunOptions {
+  a?: Float64Array;
+  b?: Float64Array;
+  /** Pivot cap (0: the solver's default). When reached, `optimal` is false. */
+  maxIter?: number;
+}
+
+/** Result of {@link emd}. */
+export interface EmdResult extends ExactTransportResult {
+  plan: SparsePlan;
+  /** False when the pivot cap stopped the solver (the plan is feasible, not proven optimal). */
+  optimal: boolean;
+  iterations: number;
+}
+
+function prepareEmd(fn: string, C: unknown, options: unknown) {
+  const c = checkMatrix(fn, 'C', C, { finite: true }) as Matrix;
+  if (c.rows === 0 || c.cols === 0) throw new RangeError(`${fn}: C must not be empty, got ${c.rows}x${c.cols}`);
+  const o = checkOptions<EmdOptions>(fn, options);
+  checkLongRunOptions(fn, o);
+  const a = checkWeights(fn, 'options.a', o.a, c.rows);
+  const b = checkWeights(fn, 'options.b', o.b, c.cols);
+  const maxIter = o.maxIter === undefined ? 0 : checkInteger(fn, 'options.maxIter', o.maxIter, 0, Number.MAX_SAFE_INTEGER);
+  return { c, a, b, maxIter, o };
+}
+
+function shapeEmd(raw: { cost: number; rows: Int32Array; cols: Int32Array; mass: Float64Array; optimal: boolean; iterations: number }): EmdResult {
+  return { cost: raw.cost, plan: { rows: raw.rows, cols: raw.cols, mass: raw.mass }, optimal: raw.optimal, iterations: raw.iterations };
+}
+
+/**
+ * Exact optimal transport (earth mover's distance) by the network simplex: the minimal ⟨P, C⟩
+ * over plans with marginals a and b, and the optimal plan as a sparse list (≤ n + m − 1 entries).
+ * For n, m up to a few thousand.
+ * @example const { cost, plan } = await emd(await costMatrix(X, Y));
+ */
+export async function emd(C: Matrix, options?: EmdOptions): Promise<EmdResult> {
+  const p = prepareEmd('emd', C, options);
+  return shapeEmd(await runLong('emd', p.o, (control) => native().emd(p.c.data, p.c.rows, p.c.cols, p.a, p.b, { maxIter: p.maxIter, ...control }, true)));
+}
+
+/**
+ * Synchronous {@link emd}.
+ * @example emdSync(C, { a, b }).cost
+ */
+export function emdSync(C: Matrix, options?: EmdOptions): EmdResult {
+  const p = prepareEmd('emdSync', C, options);
+  return shapeEmd(native().emd(p.c.data, p.c.rows, p.c.cols, p.a, p.b, { maxIter: p.maxIter }, false));
 }

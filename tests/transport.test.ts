@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   costMatrix, costMatrixSync, fromRows, random, sinkhorn, sinkhornDivergence, sinkhornSync, sinkhornSymmetric,
-  w2Exact1D, w2Exact1DSync, w2Gaussian, w2GaussianSamples, w2GaussianSamplesSync, w2GaussianSync, AbortError,
+  w2Exact1D, w2Exact1DSync, w2Gaussian, w2GaussianSamples, w2GaussianSamplesSync, w2GaussianSync, AbortError, emd, emdSync,
   type Matrix,
 } from '../src/index.js';
 import { bruteForceAssignment, naiveSinkhorn, quantileW2 } from './support/ot-reference.js';
@@ -351,5 +351,58 @@ describe('w2Exact1D', () => {
     expect(() => w2Exact1DSync([1] as unknown as Float64Array, new Float64Array(1))).toThrow(/x must be a Float64Array/);
     expect(() => w2Exact1DSync(new Float64Array([NaN]), new Float64Array(1))).toThrow(/x must contain only finite values/);
     expect(() => w2Exact1DSync(new Float64Array(2), new Float64Array(1), { a: new Float64Array([1, 1]) })).toThrow(/options\.a must sum to 1/);
+  });
+});
+
+describe('emd (network simplex)', () => {
+  it('matches brute-force assignment for uniform n = m ≤ 7', async () => {
+    for (const n of [1, 2, 5, 7]) {
+      const Cm = costMatrixSync(cloud(n, 3, 40 + n), cloud(n, 3, 50 + n));
+      const r = await emd(Cm);
+      expect(r.optimal).toBe(true);
+      expectClose([r.cost], [bruteForceAssignment(Cm)], { rtol: 1e-12, atol: 1e-15 });
+    }
+  });
+  it('returns a feasible sparse plan whose cost is the reported cost; Sinkhorn approaches it from above', () => {
+    const x = cloud(40, 2, 61);
+    const y = cloud(25, 2, 62, 0.5);
+    const Cm = costMatrixSync(x, y);
+    const a = random.uniform({ seed: 63, length: 40 });
+    const sa = a.reduce((s, v) => s + v, 0);
+    a.forEach((v, i) => (a[i] = v / sa));
+    const r = emdSync(Cm, { a });
+    const rows = new Float64Array(40);
+    const cols = new Float64Array(25);
+    let cost = 0;
+    for (let k = 0; k < r.plan.mass.length; k++) {
+      expect(r.plan.mass[k]).toBeGreaterThan(0);
+      rows[r.plan.rows[k]] += r.plan.mass[k];
+      cols[r.plan.cols[k]] += r.plan.mass[k];
+      cost += r.plan.mass[k] * Cm.data[r.plan.rows[k] * 25 + r.plan.cols[k]];
+    }
+    expect(r.plan.mass.length).toBeLessThanOrEqual(40 + 25 - 1);
+    expectClose(rows, a, { rtol: 1e-12, atol: 1e-16 });
+    expectClose(cols, uniform(25), { rtol: 1e-12, atol: 1e-16 });
+    expectClose([cost], [r.cost], { rtol: 1e-12 });
+    const s = sinkhornSync(Cm, { a, epsilon: 1e-4 * maxOf(Cm.data), maxIter: 100000 });
+    expect(s.transportCost).toBeGreaterThanOrEqual(r.cost - 1e-12);
+    expect((s.transportCost - r.cost) / r.cost).toBeLessThan(1e-2);
+  });
+  it('1-D: agrees with the quantile merge', () => {
+    const x = random.normal({ seed: 70, length: 30 });
+    const y = random.normal({ seed: 71, length: 20 }).map((v) => 2 * v + 1);
+    const Cm: Matrix = { data: new Float64Array(600), rows: 30, cols: 20 };
+    for (let i = 0; i < 30; i++) for (let j = 0; j < 20; j++) Cm.data[i * 20 + j] = (x[i] - y[j]) ** 2;
+    expectClose([emdSync(Cm).cost], [w2Exact1DSync(x, y).cost], { rtol: 1e-12 });
+  });
+  it('a pivot cap returns a feasible, non-optimal plan instead of throwing; bad input is rejected', () => {
+    const Cm = costMatrixSync(cloud(60, 2, 80), cloud(60, 2, 81));
+    const r = emdSync(Cm, { maxIter: 3 });
+    expect(r.optimal).toBe(false);
+    expect(r.cost).toBeGreaterThanOrEqual(emdSync(Cm).cost - 1e-12);
+    expect(() => emdSync({ data: new Float64Array(0), rows: 0, cols: 3 })).toThrow(/C must not be empty/);
+    expect(() => emdSync(Cm, { b: uniform(59) })).toThrow(/options\.b must have 60 entries/);
+    expect(() => emdSync(Cm, { maxIter: -1 })).toThrow(/options\.maxIter/);
+    expect(() => emdSync(fromRows([[1, NaN]]))).toThrow(/C must contain only finite values/);
   });
 });

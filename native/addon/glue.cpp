@@ -145,6 +145,21 @@ void get_control(Napi::Object o, const char* fn, speedlimits::Control& control, 
   }
 }
 
+void set_sparse_plan(Napi::Env env, Napi::Object o, const std::vector<std::int64_t>& rows,
+                     const std::vector<std::int64_t>& cols, const std::vector<double>& mass) {
+  const std::size_t k = mass.size();
+  auto r = Napi::Int32Array::New(env, k), c = Napi::Int32Array::New(env, k);
+  auto w = Napi::Float64Array::New(env, k);
+  for (std::size_t t = 0; t < k; ++t) {
+    r[t] = static_cast<std::int32_t>(rows[t]);
+    c[t] = static_cast<std::int32_t>(cols[t]);
+    w[t] = mass[t];
+  }
+  o.Set("rows", r);
+  o.Set("cols", c);
+  o.Set("mass", w);
+}
+
 bool is_f32(const Napi::CallbackInfo& info, std::size_t i) {
   return i < info.Length() && info[i].IsTypedArray() &&
          info[i].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace speedlimits {
@@ -53,6 +54,17 @@ ArrayArg<float> get_f32(const Napi::CallbackInfo& info, std::size_t i, const cha
 ArrayArg<std::uint32_t> get_u32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
 ArrayArg<std::int32_t> get_i32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);
 bool is_f32(const Napi::CallbackInfo& info, std::size_t i);
+// Float64Array for T = double, Float32Array for T = float.
+template <typename T>
+ArrayArg<T> get_floats(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
+  if constexpr (std::is_same<T, float>::value)
+    return get_f32(info, i, fn, name);
+  else
+    return get_f64(info, i, fn, name);
+}
+// { rows: Int32Array, cols: Int32Array, mass: Float64Array } set on `o` from a sparse plan.
+void set_sparse_plan(Napi::Env env, Napi::Object o, const std::vector<std::int64_t>& rows,
+                     const std::vector<std::int64_t>& cols, const std::vector<double>& mass);
 bool is_nullish(const Napi::CallbackInfo& info, std::size_t i);
 
 // Scalar fields of an options object (validated by the TS layer; checked again here).
@@ -82,5 +94,6 @@ void register_info(Napi::Env env, Napi::Object exports);
 void register_linalg(Napi::Env env, Napi::Object exports);
 void register_rng(Napi::Env env, Napi::Object exports);
 void register_transport(Napi::Env env, Napi::Object exports);
+void register_emd(Napi::Env env, Napi::Object exports);
 
 }  // namespace speedlimits::glue

@@ -19,16 +19,7 @@ Napi::Value gemm_typed(const Napi::CallbackInfo& info) {
   bool ta = get_bool(info, 0, fn, "transA"), tb = get_bool(info, 1, fn, "transB");
   std::size_t m = get_size(info, 2, fn, "m"), n = get_size(info, 3, fn, "n"), k = get_size(info, 4, fn, "k");
   T alpha = static_cast<T>(get_number(info, 5, fn, "alpha"));
-  ArrayArg<T> a, b, c;
-  if constexpr (std::is_same<T, double>::value) {
-    a = get_f64(info, 6, fn, "A");
-    b = get_f64(info, 8, fn, "B");
-    c = get_f64(info, 11, fn, "C");
-  } else {
-    a = get_f32(info, 6, fn, "A");
-    b = get_f32(info, 8, fn, "B");
-    c = get_f32(info, 11, fn, "C");
-  }
+  auto a = get_floats<T>(info, 6, fn, "A"), b = get_floats<T>(info, 8, fn, "B"), c = get_floats<T>(info, 11, fn, "C");
   std::size_t lda = get_size(info, 7, fn, "lda"), ldb = get_size(info, 9, fn, "ldb"), ldc = get_size(info, 12, fn, "ldc");
   T beta = static_cast<T>(get_number(info, 10, fn, "beta"));
   bool async = get_bool(info, 13, fn, "async");

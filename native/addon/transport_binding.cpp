@@ -34,16 +34,8 @@ template <typename T>
 Napi::Value cost_typed(const Napi::CallbackInfo& info) {
   const char* fn = "costMatrix";
   Napi::Env env = info.Env();
-  ArrayArg<T> x, y, out;
-  if constexpr (std::is_same<T, double>::value) {
-    x = get_f64(info, 0, fn, "x");
-    y = get_f64(info, 2, fn, "y");
-    out = get_f64(info, 7, fn, "out");
-  } else {
-    x = get_f32(info, 0, fn, "x");
-    y = get_f32(info, 2, fn, "y");
-    out = get_f32(info, 7, fn, "out");
-  }
+  auto x = get_floats<T>(info, 0, fn, "x"), y = get_floats<T>(info, 2, fn, "y");
+  auto out = get_floats<T>(info, 7, fn, "out");
   std::size_t n = get_size(info, 1, fn, "n"), m = get_size(info, 3, fn, "m"), d = get_size(info, 4, fn, "d");
   bool center = get_bool(info, 5, fn, "center"), same = get_bool(info, 6, fn, "same");
   bool async = get_bool(info, 8, fn, "async");
@@ -83,11 +75,7 @@ template <typename T>
 Napi::Value sinkhorn_typed(const Napi::CallbackInfo& info) {
   const char* fn = "sinkhorn";
   Napi::Env env = info.Env();
-  ArrayArg<T> C;
-  if constexpr (std::is_same<T, double>::value)
-    C = get_f64(info, 0, fn, "C");
-  else
-    C = get_f32(info, 0, fn, "C");
+  auto C = get_floats<T>(info, 0, fn, "C");
   std::size_t n = get_size(info, 1, fn, "n"), m = get_size(info, 2, fn, "m");
   auto a = get_f64(info, 3, fn, "a"), b = get_f64(info, 4, fn, "b");
   auto f = get_f64(info, 5, fn, "f"), g = get_f64(info, 6, fn, "g");
@@ -122,11 +110,7 @@ template <typename T>
 Napi::Value sinkhorn_sym_typed(const Napi::CallbackInfo& info) {
   const char* fn = "sinkhornSymmetric";
   Napi::Env env = info.Env();
-  ArrayArg<T> C;
-  if constexpr (std::is_same<T, double>::value)
-    C = get_f64(info, 0, fn, "C");
-  else
-    C = get_f32(info, 0, fn, "C");
+  auto C = get_floats<T>(info, 0, fn, "C");
   std::size_t n = get_size(info, 1, fn, "n");
   auto a = get_f64(info, 2, fn, "a"), f = get_f64(info, 3, fn, "f");
   check_matrix_span(env, fn, "C", C.length, n, n, n);
@@ -170,14 +154,7 @@ template <typename T>
 Napi::Value samples_typed(const Napi::CallbackInfo& info) {
   const char* fn = "w2GaussianSamples";
   Napi::Env env = info.Env();
-  ArrayArg<T> x, y;
-  if constexpr (std::is_same<T, double>::value) {
-    x = get_f64(info, 0, fn, "x");
-    y = get_f64(info, 2, fn, "y");
-  } else {
-    x = get_f32(info, 0, fn, "x");
-    y = get_f32(info, 2, fn, "y");
-  }
+  auto x = get_floats<T>(info, 0, fn, "x"), y = get_floats<T>(info, 2, fn, "y");
   std::size_t M = get_size(info, 1, fn, "M"), N = get_size(info, 3, fn, "N"), P = get_size(info, 4, fn, "P");
   auto a = get_f64(info, 5, fn, "a"), b = get_f64(info, 6, fn, "b");
   Napi::Object o = get_object(info, 7, fn, "options");
@@ -227,19 +204,7 @@ Napi::Value W2Exact1D(const Napi::CallbackInfo& info) {
       [out, want_plan](Napi::Env e) {
         Napi::Object o = Napi::Object::New(e);
         o.Set("cost", out->cost);
-        if (want_plan) {
-          std::size_t k = out->mass.size();
-          auto rows = Napi::Int32Array::New(e, k), cols = Napi::Int32Array::New(e, k);
-          auto mass = Napi::Float64Array::New(e, k);
-          for (std::size_t t = 0; t < k; ++t) {
-            rows[t] = static_cast<std::int32_t>(out->rows[t]);
-            cols[t] = static_cast<std::int32_t>(out->cols[t]);
-            mass[t] = out->mass[t];
-          }
-          o.Set("rows", rows);
-          o.Set("cols", cols);
-          o.Set("mass", mass);
-        }
+        if (want_plan) set_sparse_plan(e, o, out->rows, out->cols, out->mass);
         return o;
       },
       {x.value, a.value, y.value, b.value});
