@@ -109,6 +109,7 @@ export interface NativeSinkhornOptions extends Partial<NativeControlArrays> {
   epsilonFactor: number;
   warmStart: boolean;
   newton: boolean;
+  kernel: boolean;
 }
 
 export interface NativeSinkhornResult {

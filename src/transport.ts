@@ -124,6 +124,12 @@ export interface SinkhornOptions extends LongRunOptions {
    * Default true.
    */
   newton?: boolean;
+  /**
+   * Kernel-mode fast path: iterate on scalings u, v of a kernel built from the current
+   * potentials (two matrix-vector products per iteration, no exp) while they stay in a safe
+   * range, falling back to the log domain when they leave it. Needs n·m ≤ 4e7. Default true.
+   */
+  kernel?: boolean;
 }
 
 /** Result of {@link sinkhorn}. Non-convergence is reported here (`converged: false`), not thrown. */
@@ -192,7 +198,8 @@ function prepareSinkhorn(fn: string, C: unknown, options: unknown, symmetric = f
   const returnPlan = o.returnPlan === undefined ? false : checkBoolean(fn, 'options.returnPlan', o.returnPlan);
   const plan: Matrix | undefined = returnPlan ? { data: new Float64Array(c.rows * c.cols), rows: c.rows, cols: c.cols } : undefined;
   const newton = o.newton === undefined ? true : checkBoolean(fn, 'options.newton', o.newton);
-  const nativeOptions = { epsilon, tol, maxIter, epsilonScaling: scaling, epsilonStart, epsilonFactor, warmStart, newton };
+  const kernel = o.kernel === undefined ? true : checkBoolean(fn, 'options.kernel', o.kernel);
+  const nativeOptions = { epsilon, tol, maxIter, epsilonScaling: scaling, epsilonStart, epsilonFactor, warmStart, newton, kernel };
   return { c, o, a, b, f, g, plan, epsilon, nativeOptions };
 }
 
@@ -249,6 +256,7 @@ export interface SinkhornDivergenceOptions extends LongRunOptions {
   maxIter?: number;
   epsilonScaling?: boolean | EpsilonScaling;
   newton?: boolean;
+  kernel?: boolean;
   /** Centre the clouds before forming the costs. Default true. */
   center?: boolean;
 }
@@ -286,7 +294,7 @@ export async function sinkhornDivergence<T extends Float64Array | Float32Array>(
   const center = o.center ?? true;
   const cxy = await costMatrix(X, Y, { center });
   const epsilon = o.epsilon === undefined ? 0.01 * maxOf(cxy.data) || 1 : checkNumberInRange(fn, 'options.epsilon', o.epsilon, { min: 0, exclusiveMin: true });
-  const common = { epsilon, tol: o.tol, maxIter: o.maxIter, epsilonScaling: o.epsilonScaling, newton: o.newton, signal: o.signal };
+  const common = { epsilon, tol: o.tol, maxIter: o.maxIter, epsilonScaling: o.epsilonScaling, newton: o.newton, kernel: o.kernel, signal: o.signal };
   const ab = await sinkhorn(cxy, { ...common, a, b, onProgress: o.onProgress && ((p: number) => o.onProgress!(p / 3)) });
   const cxx = await costMatrix(X, undefined, { center });
   const aa = await sinkhornSymmetricAsync(cxx, a, common);

@@ -66,6 +66,7 @@ transport::SinkhornOptions sinkhorn_options(Napi::Object o, const char* fn, std:
   opt.eps_factor = opt_number(o, fn, "epsilonFactor");
   opt.warm_start = opt_bool(o, fn, "warmStart");
   opt.newton = opt_bool(o, fn, "newton");
+  opt.kernel = opt_bool(o, fn, "kernel");
   get_control(o, fn, opt.control, keep);
   return opt;
 }

@@ -23,7 +23,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -93,8 +92,6 @@ inline std::size_t segment_find(const double* c, const double* v, std::size_t le
   return len;  // not reached
 }
 
-inline double block_factor() { const char* e = std::getenv("EMD_BF"); return e ? std::atof(e) : 1.0; }
-
 class Simplex {
  public:
   Simplex(const double* C, std::size_t n, std::size_t m, std::vector<flow_t> A, std::vector<flow_t> B,
@@ -120,7 +117,7 @@ class Simplex {
     for (std::size_t j = 0; j < m; ++j)
       if (B_[j] == 0) pi_[n + j] = -kInf;
     const double arcs = static_cast<double>(rows_.size()) * static_cast<double>(m);
-    block_ = std::max<std::size_t>(static_cast<std::size_t>(block_factor() * std::sqrt(arcs)), std::min<std::size_t>(m, 64));
+    block_ = std::max<std::size_t>(static_cast<std::size_t>(std::sqrt(arcs)), std::min<std::size_t>(m, 64));
     stem_.resize(N);
     a_first_.resize(N);
     a_last_.resize(N);
@@ -140,6 +137,9 @@ class Simplex {
   void recompute_potentials();
   bool find_entering(idx_t& ei, idx_t& ej, double& rc);
   void pivot(idx_t ei, idx_t ej, double rc);
+#ifdef SPEEDLIMITS_EMD_VERIFY
+  void verify() const;
+#endif
 
   const double* C_;
   std::size_t n_, m_;
@@ -169,8 +169,29 @@ class Simplex {
 };
 
 // Greedy row-minimum allocation: each row in turn sends its mass to its cheapest columns that still
-// have room. Every allocation exhausts its row or its column, so the support is a forest.
+// have room, rows in decreasing order of regret (second-smallest minus smallest cost, as in Vogel's
+// method: the rows that lose most by missing their best column choose first). Every allocation
+// exhausts its row or its column, so the support is a forest. On random dense problems this start
+// needs about half the pivots of the northwest corner rule.
 void Simplex::initial_basis() {
+  std::vector<double> regret(n_, 0.0);
+  for (idx_t i : rows_) {
+    const double* Crow = C_ + static_cast<std::size_t>(i) * m_;
+    double m1 = kInf, m2 = kInf;
+    for (std::size_t j = 0; j < m_; ++j) {
+      if (B_[j] == 0) continue;
+      const double c = Crow[j];
+      if (c < m1) {
+        m2 = m1;
+        m1 = c;
+      } else if (c < m2) {
+        m2 = c;
+      }
+    }
+    regret[i] = m2 < kInf ? m2 - m1 : 0.0;
+  }
+  std::vector<idx_t> order(rows_);
+  std::stable_sort(order.begin(), order.end(), [&](idx_t p, idx_t q) { return regret[p] > regret[q]; });
   std::vector<idx_t> ai, aj;
   std::vector<flow_t> af;
   ai.reserve(rows_.size() + active_cols_);
@@ -179,7 +200,7 @@ void Simplex::initial_basis() {
   std::vector<flow_t> remB(B_);
   std::vector<double> pen(m_);  // −inf for full columns, 0 otherwise (segment_min subtracts it)
   for (std::size_t j = 0; j < m_; ++j) pen[j] = remB[j] > 0 ? 0.0 : -kInf;
-  for (idx_t i : rows_) {
+  for (idx_t i : order) {
     flow_t rem = A_[i];
     const double* Crow = C_ + static_cast<std::size_t>(i) * m_;
     while (rem > 0) {
@@ -267,7 +288,69 @@ void Simplex::build_tree(const std::vector<idx_t>& ai, const std::vector<idx_t>&
     last_[k] = order[t + size_[k] - 1];
   }
   recompute_potentials();
+#ifdef SPEEDLIMITS_EMD_VERIFY
+  verify();
+#endif
 }
+
+#ifdef SPEEDLIMITS_EMD_VERIFY
+// Debug build only (-DSPEEDLIMITS_EMD_VERIFY): every invariant of the tree after each pivot.
+void Simplex::verify() const {
+  auto fail = [](const char* what) { throw NumericalError(std::string("emd verify: ") + what); };
+  const std::size_t N = n_ + m_ + 1;
+  std::vector<idx_t> pos(N, -1), order;
+  idx_t k = root_;
+  do {
+    if (pos[k] >= 0) fail("thread revisits a node");
+    pos[k] = static_cast<idx_t>(order.size());
+    order.push_back(k);
+    if (rev_[thread_[k]] != k) fail("rev");
+    k = thread_[k];
+  } while (k != root_ && order.size() <= N);
+  if (order.size() != tree_nodes_) fail("thread length");
+  std::vector<idx_t> sz(N, 0);
+  std::vector<flow_t> net(N, 0);
+  for (std::size_t t = order.size(); t-- > 0;) {
+    const idx_t x = order[t];
+    sz[x] += 1;
+    if (x == root_) continue;
+    const idx_t p = parent_[x];
+    if (p < 0 || pos[p] < 0 || pos[p] >= pos[x]) fail("parent after child");
+    sz[p] += sz[x];
+    const bool supply = x < static_cast<idx_t>(n_);
+    if (p == root_) {
+      if (!up_[x] || flow_[x] != 0 || pcost_[x] != 0.0) fail("artificial arc");
+    } else {
+      if ((p < static_cast<idx_t>(n_)) == supply) fail("arc within one side");
+      if (static_cast<bool>(up_[x]) != supply) fail("arc direction");
+      const idx_t i = supply ? x : p, j = (supply ? p : x) - static_cast<idx_t>(n_);
+      if (pcost_[x] != C_[static_cast<std::size_t>(i) * m_ + static_cast<std::size_t>(j)]) fail("arc cost");
+      const double rc = pcost_[x] + pi_[i] - pi_[n_ + j];
+      if (std::fabs(rc) > 1e-9 * (1 + std::fabs(pcost_[x]) + std::fabs(pi_[i]))) fail("tree arc reduced cost");
+    }
+    if (flow_[x] < 0) fail("negative flow");
+    if (flow_[x] == 0 && !up_[x]) fail("not strongly feasible");
+    if (up_[x]) {
+      net[x] += flow_[x];
+      net[p] -= flow_[x];
+    } else {
+      net[p] += flow_[x];
+      net[x] -= flow_[x];
+    }
+  }
+  for (idx_t x : order) {
+    if (sz[x] != size_[x]) fail("size");
+    if (last_[x] != order[pos[x] + sz[x] - 1]) fail("last");
+    if (x == root_) {
+      if (net[x] != 0) fail("root balance");
+    } else if (x < static_cast<idx_t>(n_)) {
+      if (net[x] != A_[x]) fail("supply balance");
+    } else if (net[x] != -B_[x - n_]) {
+      fail("demand balance");
+    }
+  }
+}
+#endif
 
 void Simplex::recompute_potentials() {
   pi_[root_] = 0.0;
@@ -464,6 +547,9 @@ bool Simplex::solve(std::size_t max_iter) {
       continue;
     }
     pivot(ei, ej, rc);
+#ifdef SPEEDLIMITS_EMD_VERIFY
+    verify();
+#endif
     ++iterations_;
     if (++since_recompute_ >= period) recompute_potentials();
     if ((iterations_ & 1023) == 0) control_.check();

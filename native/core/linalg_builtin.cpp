@@ -4,9 +4,10 @@
 //             extensions (plain scalar loops elsewhere);
 //   * syrk  — the same driver restricted to one triangle of C (tiles outside are skipped);
 //   * potrf — recursive Cholesky whose work is in trsm/syrk, both built on the gemm driver;
-//   * syevd — blocked Householder tridiagonalisation, implicit QL/QR with Wilkinson shifts whose
-//             plane rotations are batched and applied cache-block by cache-block, and a blocked
-//             (compact-WY, gemm) back-transformation.
+//   * syevd — blocked Householder tridiagonalisation; the tridiagonal is solved by divide and
+//             conquer (implicit QL/QR with Wilkinson shifts for small orders and for the
+//             leaves, and for eigenvalues only); eigenvectors are back-transformed with
+//             compact-WY blocks of reflectors (gemm).
 // Threading never changes the arithmetic: work is split only along independent outputs, and the
 // blocking that fixes the summation order does not depend on the thread count, so results are
 // bitwise identical for any speedlimits::set_threads value.
@@ -35,8 +36,14 @@
 #define SL_INLINE inline __attribute__((always_inline))
 #if defined(__AVX512F__)
 #define SL_VEC_BYTES 64
-#else
+#elif defined(__AVX__) || !(defined(__x86_64__) || defined(__i386__))
 #define SL_VEC_BYTES 32
+#else
+#define SL_VEC_BYTES 16  // x86 without AVX: SSE registers
+#endif
+// The vector helpers are internal and always inlined, so their ABI is irrelevant.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 #else
 #define SL_VEC 0
@@ -44,21 +51,8 @@
 #define SL_INLINE inline
 #endif
 
-#ifdef SL_PROFILE
-#include <chrono>
-#include <cstdio>
-#include <ctime>
-#define SLPROF_T(x) double x; { timespec ts_; clock_gettime(SL_PROF_CLOCK, &ts_); x = ts_.tv_sec + 1e-9 * ts_.tv_nsec; }
-#define SLPROF_P(...) std::fprintf(stderr, __VA_ARGS__)
-#else
-#define SLPROF_T(x)
-#define SLPROF_P(...)
-#endif
 namespace speedlimits::linalg::builtin {
 namespace {
-#ifdef SL_PROFILE
-double g_rot_count = 0, g_sec_iters = 0, g_sec_roots = 0;
-#endif
 
 using std::size_t;
 
@@ -474,6 +468,7 @@ void lower_solve_rows(size_t nb, const double* Mp, size_t rs, size_t cs, double*
   constexpr size_t W = 256;
   const size_t nchunks = ceil_div(m, W);
   const int nt = threads_for(0.5 * double(nb) * double(nb) * double(m));
+  (void)nt;  // only read by OpenMP pragmas
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nchunks > 1)
 #endif
@@ -616,8 +611,8 @@ double nrm2(const double* x, size_t n) {
   return scale * std::sqrt(s);
 }
 
-// Householder reflector H = I - tau·v·vᵀ with H·[alpha; x] = [beta; 0], v = [1; x'] (x' replaces
-// x). Returns tau; alpha becomes beta.
+// Householder reflector H = I - tau·v·vᵀ mapping (x, alpha) to (0, beta): v is 1 at alpha's
+// position and x' elsewhere (x' overwrites x). Returns tau; alpha becomes beta.
 double make_reflector(size_t len, double& alpha, double* x) {
   if (len <= 1) return 0;
   double xnorm = nrm2(x, len - 1);
@@ -662,6 +657,7 @@ class Symv {
     for (size_t k = 0; k <= K; ++k) bnd[k] = size_t(std::lround(double(n) * std::sqrt(double(k) / K)));
     bnd[K] = n;
     const int nt = threads_for(0.5 * double(n) * double(n));
+    (void)nt;  // only read by OpenMP pragmas
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
 #endif
@@ -831,12 +827,10 @@ class RotationBatch {
   }
   void flush() {
     if (sweeps_.empty()) return;
-#ifdef SL_PROFILE
-    g_rot_count += double(cs_.size()) * double(chi_ - clo_ + 1);
-#endif
     const size_t ncols = chi_ - clo_ + 1;
     const size_t nstrips = ceil_div(ncols, kStrip);
     const int nt = threads_for(double(cs_.size()) * double(ncols) * 2);
+    (void)nt;  // only read by OpenMP pragmas
 #if defined(_OPENMP)
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1 && nstrips > 1)
 #endif
@@ -1249,10 +1243,6 @@ double secular_root(size_t K, const double* d, const double* z, double rho, size
   for (size_t i = 0; i < K; ++i) dk[i] = d[i] - d[org];
   double tau = 0.5 * (lo + hi);
   for (int it = 0; it < 300; ++it) {
-#ifdef SL_PROFILE
-#pragma omp atomic
-    g_sec_iters += 1;
-#endif
     double psi = 0, dpsi = 0, phi = 0, dphi = 0;
     for (size_t i = 0; i <= j; ++i) {
       const double t = z[i] / (dk[i] - tau);
@@ -1304,10 +1294,6 @@ double secular_root(size_t K, const double* d, const double* z, double rho, size
     tau = cand;
   }
   for (size_t i = 0; i < K; ++i) delta[i] = dk[i] - tau;
-#ifdef SL_PROFILE
-#pragma omp atomic
-  g_sec_roots += 1;
-#endif
   return d[org] + tau;
 }
 
@@ -1426,6 +1412,7 @@ class DivideConquer {
       zl[k] = z[kept[k]];
     }
     const int nt = threads_for(20.0 * double(K) * double(K));
+    (void)nt;  // only read by OpenMP pragmas
 #if defined(_OPENMP)
 #pragma omp parallel num_threads(nt) if (nt > 1)
 #endif
@@ -1568,9 +1555,7 @@ void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
       for (size_t j = 0; j <= i; ++j) A[i * lda + j] *= sigma;
 
   std::vector<double> d(n), e(n - 1), tau(n - 1);
-  SLPROF_T(t0);
   tridiagonalize(n, A, lda, d.data(), e.data(), tau.data());
-  SLPROF_T(t1);
 
   std::vector<double> Z;
   if (vectors) {
@@ -1595,10 +1580,7 @@ void syevd_impl(size_t n, double* A, size_t lda, double* w, bool vectors) {
       if (tn > 0)
         for (size_t i = 0; i < n; ++i) d[i] *= tn;
     }
-    SLPROF_T(t2);
     back_transform(n, A, lda, tau.data(), Z.data(), n);
-    SLPROF_T(t3);
-    SLPROF_P("trd %.4f tridiag-eig %.4f back %.4f secular iters/root %.2f\n", t1 - t0, t2 - t1, t3 - t2, g_sec_iters / std::max(1.0, g_sec_roots));
   } else {
     tridiagonal_ql(n, d.data(), e.data(), nullptr);
   }

@@ -26,22 +26,28 @@ namespace speedlimits::transport {
 namespace {
 
 constexpr double kSafeLo = 1e-200, kSafeHi = 1e200;
-constexpr std::size_t kLanes = 8;        // independent partial sums: vectorisable and deterministic
+constexpr std::size_t kRowChunk = 64;    // partial sums per row (vectorised, fixed summation order)
 constexpr std::size_t kColBlock = 256;   // columns accumulated together in the g-update
 
 inline bool safe(double s) { return s >= kSafeLo && s <= kSafeHi; }
 
-// Σ_j exp(H_j − C_j·inv + shift) over one row with fixed-order lane partial sums.
+// Σ_j exp(H_j − C_j·inv + shift) over one row. The row is consumed in chunks of kRowChunk
+// accumulated element-wise into acc[] (a loop the compiler vectorises), and acc is summed in a
+// fixed order at the end: deterministic for any vector width or thread count.
 template <typename T>
 double row_sum_exp(const T* Crow, const double* H, std::size_t m, double inv, double shift) {
-  double acc[kLanes] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t j = 0;
-  for (; j + kLanes <= m; j += kLanes)
-    for (std::size_t l = 0; l < kLanes; ++l)
-      acc[l] += vmath::exp(std::fma(-static_cast<double>(Crow[j + l]), inv, H[j + l] + shift));
-  for (std::size_t l = 0; j < m; ++j, ++l) acc[l] += vmath::exp(std::fma(-static_cast<double>(Crow[j]), inv, H[j] + shift));
+  double acc[kRowChunk];
+  const std::size_t first = std::min(m, kRowChunk);
+  for (std::size_t k = 0; k < first; ++k) acc[k] = vmath::exp(std::fma(-static_cast<double>(Crow[k]), inv, H[k] + shift));
+  for (std::size_t k = first; k < kRowChunk; ++k) acc[k] = 0;
+  for (std::size_t j0 = kRowChunk; j0 < m; j0 += kRowChunk) {
+    const std::size_t w = std::min(kRowChunk, m - j0);
+    const T* c = Crow + j0;
+    const double* h = H + j0;
+    for (std::size_t k = 0; k < w; ++k) acc[k] += vmath::exp(std::fma(-static_cast<double>(c[k]), inv, h[k] + shift));
+  }
   double s = 0;
-  for (std::size_t l = 0; l < kLanes; ++l) s += acc[l];
+  for (std::size_t k = 0; k < kRowChunk; ++k) s += acc[k];
   return s;
 }
 
@@ -125,6 +131,87 @@ struct Solver {
       if (b[j] > 0) err += b[j] * std::fabs(sj - 1.0);
     }
     return err;
+  }
+
+  // Kernel-mode iterations (the fast path): with K̃_ij = exp((f_i + g_j − C_ij)/ε) built once
+  // from the current potentials, P = diag(a∘u) K̃ diag(b∘v) and Sinkhorn is two matrix-vector
+  // products per iteration — no exp. Safe while the scalings u, v stay in [1e-200, 1e200]
+  // (entries of K̃ that underflow carry mass below e^−707 relative to the plan); the iteration
+  // stops when they leave it, and u, v are always absorbed back into f, g (f += ε log u,
+  // g += ε log v), so the log-domain iterations continue from there. Returns true on
+  // convergence (err < tol, rows exact).
+  bool kernel_iterations(double eps, double* f, double* g, double tol, std::size_t max_it, std::size_t& it,
+                         double& err, const Control& control) {
+    const double inv = 1.0 / eps;
+    std::vector<double> K(n * m), u(n, 1.0), v(m, 1.0), v_prev(m), bv(m), au(n), t(m);
+    for (std::size_t j = 0; j < m; ++j) H[j] = g[j] * inv;
+#pragma omp parallel for schedule(static) num_threads(get_threads()) if (n * m > 32768)
+    for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
+      const T* row = C + static_cast<std::size_t>(i) * m;
+      double* kr = K.data() + static_cast<std::size_t>(i) * m;
+      const double fi = f[i] * inv;
+      for (std::size_t j = 0; j < m; ++j) kr[j] = vmath::exp(fi + H[j] - static_cast<double>(row[j]) * inv);
+    }
+    bool converged = false, ok = true;
+    std::size_t k = 0;
+    for (; k < max_it; ++k) {
+      if ((k & 15) == 0) control.check();
+      for (std::size_t j = 0; j < m; ++j) bv[j] = b[j] * v[j];
+      // u_i = 1 / Σ_j K̃_ij b_j v_j
+#pragma omp parallel for schedule(static) num_threads(get_threads()) if (n * m > 32768)
+      for (std::ptrdiff_t i = 0; i < static_cast<std::ptrdiff_t>(n); ++i) {
+        const double* kr = K.data() + static_cast<std::size_t>(i) * m;
+        double acc[kRowChunk] = {};
+        for (std::size_t j0 = 0; j0 < m; j0 += kRowChunk) {
+          const std::size_t w = std::min(kRowChunk, m - j0);
+          for (std::size_t q = 0; q < w; ++q) acc[q] += kr[j0 + q] * bv[j0 + q];
+        }
+        double sum = 0;
+        for (std::size_t q = 0; q < kRowChunk; ++q) sum += acc[q];
+        u[i] = 1.0 / sum;
+      }
+      for (std::size_t i = 0; i < n; ++i) au[i] = a[i] > 0 ? a[i] * u[i] : 0.0;
+      // t_j = Σ_i K̃_ij a_i u_i; the column marginal of (u, v) is b_j v_j t_j
+      const std::size_t nblocks = (m + kColBlock - 1) / kColBlock;
+#pragma omp parallel for schedule(static) num_threads(get_threads()) if (n * m > 32768)
+      for (std::ptrdiff_t blk = 0; blk < static_cast<std::ptrdiff_t>(nblocks); ++blk) {
+        const std::size_t j0 = static_cast<std::size_t>(blk) * kColBlock, j1 = std::min(m, j0 + kColBlock);
+        double acc[kColBlock] = {};
+        for (std::size_t i = 0; i < n; ++i) {
+          const double* kr = K.data() + i * m;
+          const double x = au[i];
+          for (std::size_t j = j0; j < j1; ++j) acc[j - j0] += kr[j] * x;
+        }
+        for (std::size_t j = j0; j < j1; ++j) t[j] = acc[j - j0];
+      }
+      double e = 0;
+      for (std::size_t j = 0; j < m; ++j)
+        if (b[j] > 0) e += b[j] * std::fabs(v[j] * t[j] - 1.0);
+      for (std::size_t i = 0; i < n && ok; ++i) ok = a[i] <= 0 || safe(u[i]);
+      if (!ok || !std::isfinite(e)) break;  // u left the safe range: absorb the last good state
+      ++it;
+      err = e;
+      if (e < tol) {
+        converged = true;
+        break;
+      }
+      std::copy(v.begin(), v.end(), v_prev.begin());
+      for (std::size_t j = 0; j < m; ++j) v[j] = b[j] > 0 ? 1.0 / t[j] : 1.0;
+      for (std::size_t j = 0; j < m && ok; ++j) ok = b[j] <= 0 || safe(v[j]);
+      if (!ok) {
+        std::copy(v_prev.begin(), v_prev.end(), v.begin());
+        break;
+      }
+    }
+    if (!ok) {
+      // the u of this iteration may be out of range: recompute the rows in the log domain below
+      std::fill(u.begin(), u.end(), 1.0);
+    }
+    for (std::size_t i = 0; i < n; ++i)
+      if (a[i] > 0) f[i] += eps * std::log(u[i]);
+    for (std::size_t j = 0; j < m; ++j)
+      if (b[j] > 0) g[j] += eps * std::log(v[j]);
+    return converged;
   }
 
   // ⟨P, C⟩, Σ P, and the plan itself when requested.
@@ -413,6 +500,8 @@ struct NewtonPolish {
 // Newton holds P in memory: used up to this many entries (320 MB).
 // (kDirectMax, the largest Schur complement factorised directly, is declared before NewtonPolish.)
 constexpr std::size_t kNewtonMaxEntries = std::size_t(40) * 1000 * 1000;
+// Kernel-mode iterations per ε stage before the log-domain loop takes over.
+constexpr std::size_t kKernelMaxIter = 1000;
 // Sinkhorn iterations at the target ε before the Newton polish takes over.
 constexpr std::size_t kNewtonAfter = 300;
 
@@ -471,6 +560,12 @@ SinkhornResult sinkhorn_log(const T* C, std::size_t n, std::size_t m, const doub
     const double tol = last ? opt.tol : std::max(opt.tol, kStageTol);
     Relaxation relax;
     std::size_t since_newton = 0;
+    if (opt.kernel && n * m <= kNewtonMaxEntries) {
+      // Plain (un-relaxed) iterations: after kKernelMaxIter the log-domain loop, with
+      // over-relaxation and the Newton polish, takes over the slow tail.
+      const std::size_t budget = std::min(last ? kKernelMaxIter : kStageMaxIter, opt.max_iter - it);
+      if (solver.kernel_iterations(eps, f, g, tol, budget, it, err, opt.control)) continue;
+    }
     for (std::size_t k = 0; it < opt.max_iter && (last || k < kStageMaxIter); ++k) {
       opt.control.check();
       std::copy(f, f + n, f_prev.begin());

@@ -34,6 +34,7 @@ struct SinkhornOptions {
   double eps_factor = 0.5;    // ε_{k+1} = max(ε, factor·ε_k)
   bool warm_start = false;    // f, g hold initial potentials
   bool newton = true;         // polish a slow tail with Sinkhorn–Newton (needs n·m ≤ 4e7)
+  bool kernel = true;         // kernel-mode fast path while it is safe (needs n·m ≤ 4e7)
   Control control;
 };
 

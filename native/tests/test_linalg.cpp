@@ -626,9 +626,6 @@ TEST_CASE("builtin potrf/syevd agree with LAPACKE") {
     const size_t ld = n + 1;
     std::vector<double> S = random_sym_lower(n, ld, rng);
     std::vector<double> V1 = S, V2 = S, w1(n), w2(n);
-    // LAPACKE checks the whole array for NaN; give it a clean copy.
-    for (size_t i = 0; i < n; ++i)
-      for (size_t j = i + 1; j < ld; ++j) V2[i * ld + j] = 0.0;
     la::builtin::syevd(n, V1.data(), ld, w1.data(), true);
     la::blas::syevd(n, V2.data(), ld, w2.data(), true);
     double wmax = 0;
