@@ -352,12 +352,17 @@ void Simplex::verify() const {
 }
 #endif
 
+// π from the tree in preorder (π_R = 0). The pricing tolerance never falls below a few ulps of
+// the largest potential, so rounding alone cannot make an arc look improving.
 void Simplex::recompute_potentials() {
   pi_[root_] = 0.0;
+  double pmax = 0;
   for (idx_t k = thread_[root_]; k != root_; k = thread_[k]) {
     const idx_t p = parent_[k];
     pi_[k] = up_[k] ? pi_[p] - pcost_[k] : pi_[p] + pcost_[k];
+    pmax = std::max(pmax, std::fabs(pi_[k]));
   }
+  tol_ = std::max(tol_, 8 * std::numeric_limits<double>::epsilon() * pmax);
   since_recompute_ = 0;
 }
 
@@ -543,6 +548,7 @@ bool Simplex::solve(std::size_t max_iter) {
     if (iterations_ >= max_iter) return false;
     const idx_t jn = static_cast<idx_t>(n_) + ej;
     if (parent_[ei] == jn || parent_[jn] == ei) {  // a tree arc priced negative: rounding drift
+      if (since_recompute_ == 0) tol_ *= 2;         // even with fresh potentials: widen the tolerance
       recompute_potentials();
       continue;
     }

@@ -14,10 +14,11 @@
 // within ~1e-18·Σa and the columns to b·(Σa/Σb) likewise. A weight below ~2⁻⁶²·Σa rounds to 0 and
 // its node takes no part (as for weights that are exactly 0).
 //
-// Optimality. An arc enters only if its reduced cost is below −τ, τ = 1e-13·max|C_ij|; the
-// potentials are recomputed from the tree every (n + m) pivots and before optimality is declared.
-// With every reduced cost ≥ −τ the returned plan is within τ·Σa of the optimum (in practice it is
-// optimal to rounding).
+// Optimality. An arc enters only if its reduced cost is below −τ, τ = 1e-13·max|C_ij| (raised to
+// 8 ulps of the largest potential should the potentials ever be that large); the potentials are
+// recomputed from the tree every max(n + m, 1000) pivots and before optimality is declared. With
+// every reduced cost ≥ −τ the returned plan is within τ·Σa of the optimum; in practice the cost
+// agrees with LEMON's (POT's ot.emd2) to ~1e-15 relative.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -35,8 +36,8 @@ struct EmdResult {
   bool optimal = false;                   // false: max_iter was hit; the plan is feasible, not optimal
 };
 
-// Default pivot cap used when max_iter = 0: 1000·(n + m) + 10⁶, far above what random dense
-// problems need (typically a few times n + m... tens of (n + m) pivots), so it only stops a
+// Default pivot cap used when max_iter = 0: 1000·(n + m) + 10⁶. Random dense problems need
+// about 5–35·(n + m) pivots (n = m = 4000: ~8e4 in R², ~2.6e5 in R⁶⁴), so the cap only stops a
 // pathological run.
 std::size_t emd_default_max_iter(std::size_t n, std::size_t m) noexcept;
 

@@ -431,6 +431,28 @@ TEST_CASE("cost shift and scale: emd(αC + β) = α emd(C) + β") {
   residual_certificate(s, D, n, m, a, b);
 }
 
+TEST_CASE("a large constant offset and a wide cost range") {
+  Rng rng(11);
+  const size_t n = 70, m = 55;
+  auto x = random_points(rng, n, 2), y = random_points(rng, m, 2);
+  auto C = sqeuclid(x, n, y, m, 2);
+  auto a = random_weights(rng, n), b = random_weights(rng, m);
+  EmdResult r = emd(C.data(), n, m, a.data(), b.data(), 0, kControl);
+  std::vector<double> D(C);
+  for (auto& c : D) c += 1e6;
+  EmdResult s = emd(D.data(), n, m, a.data(), b.data(), 0, kControl);
+  CHECK(r.optimal && s.optimal);
+  double on_c = 0;  // the offset problem's plan, priced on C
+  for (size_t k = 0; k < s.mass.size(); ++k) on_c += s.mass[k] * C[s.rows[k] * m + s.cols[k]];
+  CHECK_CLOSE(on_c, r.cost, 1e-9, 1e-12);
+  std::vector<double> E(C);
+  for (auto& c : E) c = std::exp(20 * rng.uniform()) * 1e-4;  // 1e-4 … 5e4
+  EmdResult t = emd(E.data(), n, m, a.data(), b.data(), 0, kControl);
+  CHECK(t.optimal);
+  check_plan(t, E, n, m, a, b);
+  residual_certificate(t, E, n, m, a, b);
+}
+
 TEST_CASE("weights that do not sum exactly to 1") {
   Rng rng(9);
   const size_t n = 33, m = 21;
