@@ -41,17 +41,22 @@ function nativeTests() {
     totals.failed++;
     return;
   }
-  const ctest = run('ctest', ['--test-dir', dir, '--output-on-failure'], { capture: true });
-  // "100% tests passed, 0 tests failed out of 2" / "50% tests passed, 1 tests failed out of 2"
+  const ctest = run('ctest', ['--test-dir', dir, '--output-on-failure', '--verbose'], { capture: true });
+  // Each test executable ends with "N cases, K failed"; ctest itself with "... tests failed out of M".
+  const perCase = [...ctest.stdout.matchAll(/(\d+) cases, (\d+) failed/g)];
   const m = /(\d+) tests? failed out of (\d+)/.exec(ctest.stdout);
   if (!m) {
     totals.failed++;
     return;
   }
-  const failed = Number(m[1]);
-  totals.failed += failed;
-  totals.passed += Number(m[2]) - failed;
-  console.log(`ctest: ${Number(m[2]) - failed} passed, ${failed} failed, 0 skipped`);
+  const exeFailed = Number(m[1]);
+  const cases = perCase.reduce((s, x) => s + Number(x[1]), 0);
+  const casesFailed = perCase.reduce((s, x) => s + Number(x[2]), 0);
+  // An executable that crashed prints no case line: count it as one more failure.
+  const crashed = Math.max(0, exeFailed - perCase.filter((x) => Number(x[2]) > 0).length);
+  totals.passed += cases - casesFailed;
+  totals.failed += casesFailed + crashed;
+  console.log(`ctest: ${Number(m[2])} executables, ${cases - casesFailed} cases passed, ${casesFailed + crashed} failed`);
 }
 
 function jsTests() {
