@@ -80,9 +80,35 @@ export interface NativeBinding {
     options: { unbiased: boolean } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeGaussianW2>;
   w2Exact1D<A extends boolean>(x: F64, a: F64, y: F64, b: F64, wantPlan: boolean, async: A): Ret<A, NativeExact1D>;
+  netLayout(spec: NativeNetSpec): { name: string; shape: number[]; offset: number; size: number; fanIn: number }[];
+  netInit(spec: NativeNetSpec, seed: bigint, stream: bigint, out: F64): void;
+  netForward(spec: NativeNetSpec, params: F64 | Float32Array, x: F64 | Float32Array, n: number, out: F64 | Float32Array): void;
+  netLossGradient(
+    spec: NativeNetSpec, params: F64 | Float32Array, x: F64 | Float32Array, y: F64 | Float32Array, n: number,
+    grad: F64 | Float32Array, perSample: F64 | Float32Array | null,
+  ): number;
   emd<A extends boolean>(
     C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeEmd>;
+}
+
+/** A validated network spec as the core takes it (see src/nets.ts). */
+export interface NativeNetSpec {
+  type: 'fcn' | 'cnn';
+  /** Length of one input row: d (FCN) or C·H·W (CNN). */
+  inputDim: number;
+  /** FCN hidden widths or CNN conv channels. */
+  widths: number[];
+  inChannels: number;
+  height: number;
+  width: number;
+  kernel: number;
+  outputDim: number;
+  activation: 'relu' | 'erf' | 'tanh' | 'linear' | 'gelu';
+  bias: boolean;
+  parameterization: 'ntk' | 'standard';
+  sigmaW: number;
+  sigmaB: number;
 }
 
 export interface NativeEmd {
@@ -145,6 +171,10 @@ export function packageRoot(): string {
 }
 
 function load(): NativeBinding {
+  // libgomp reads this when the addon loads it. Spinning threads (the default) waste the cores
+  // when several jobs share a small machine (libuv runs up to 4 async jobs at once): sleeping
+  // workers cost microseconds per parallel region and keep throughput under contention.
+  process.env.OMP_WAIT_POLICY ??= 'passive';
   const req = createRequire(import.meta.url);
   const root = packageRoot();
   // An explicit SPEEDLIMITS_NATIVE_PATH is the only candidate: silently loading another build

@@ -105,6 +105,9 @@ void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda) {
   if (info > 0)
     throw NotPositiveDefinite("potrf: the matrix is not positive definite (leading minor of order " +
                               std::to_string(info) + " is not positive)");
+  // LAPACKE's own NaN check reports the matrix argument (4); the builtin backend calls a NaN
+  // pivot "not positive definite", and so do we, so both backends fail alike.
+  if (info == -4) throw NotPositiveDefinite("potrf: the matrix is not positive definite (it contains NaN)");
   if (info < 0) throw InvalidArgument("potrf: LAPACKE rejected argument " + std::to_string(-info));
 }
 
