@@ -28,6 +28,14 @@ export interface DrawOptions extends StreamOptions {
 
 const MAX_LENGTH = 2 ** 31 - 1;
 
+// The core overwrites every entry, so skip the zero-fill of `new Float64Array(n)` (a full extra
+// pass over memory for large draws): a fresh, unpooled, uninitialised buffer (byteOffset 0, so
+// aligned for any element type).
+function uninitialized<T>(Ctor: new (buffer: ArrayBuffer, offset: number, length: number) => T, bytesPer: number, length: number): T {
+  const buf = Buffer.allocUnsafeSlow(length * bytesPer);
+  return new Ctor(buf.buffer as ArrayBuffer, buf.byteOffset, length);
+}
+
 function parse(fn: string, options: unknown, withLength: boolean) {
   if (options === undefined) throw new TypeError(`${fn}: options { seed${withLength ? ', length' : ''} } are required`);
   const o = checkOptions<DrawOptions>(fn, options);
@@ -46,7 +54,7 @@ function parse(fn: string, options: unknown, withLength: boolean) {
  */
 export function normal(options: DrawOptions): Float64Array {
   const { seed, stream, offset, length } = parse('random.normal', options, true);
-  const out = new Float64Array(length);
+  const out = uninitialized(Float64Array, 8, length);
   native().rngNormal(seed, stream, offset, out, false);
   return out;
 }
@@ -57,7 +65,7 @@ export function normal(options: DrawOptions): Float64Array {
  */
 export function uniform(options: DrawOptions): Float64Array {
   const { seed, stream, offset, length } = parse('random.uniform', options, true);
-  const out = new Float64Array(length);
+  const out = uninitialized(Float64Array, 8, length);
   native().rngUniform(seed, stream, offset, out, false);
   return out;
 }
@@ -68,7 +76,7 @@ export function uniform(options: DrawOptions): Float64Array {
  */
 export function bits(options: DrawOptions): Uint32Array {
   const { seed, stream, offset, length } = parse('random.bits', options, true);
-  const out = new Uint32Array(length);
+  const out = uninitialized(Uint32Array, 4, length);
   native().rngBits(seed, stream, offset, out, false);
   return out;
 }
