@@ -65,19 +65,19 @@ export interface NativeBinding {
 
   costMatrix<A extends boolean>(
     x: F64 | Float32Array, n: number, y: F64 | Float32Array, m: number, d: number, center: boolean, same: boolean,
-    out: F64 | Float32Array, async: A,
+    out: F64 | Float32Array, async: A, caller?: string,
   ): Async<A>;
   sinkhorn<A extends boolean>(
     C: F64 | Float32Array, n: number, m: number, a: F64, b: F64, f: F64, g: F64, plan: F64 | null,
-    options: NativeSinkhornOptions, async: A,
+    options: NativeSinkhornOptions, async: A, caller?: string,
   ): Ret<A, NativeSinkhornResult>;
   sinkhornSymmetric<A extends boolean>(
-    C: F64 | Float32Array, n: number, a: F64, f: F64, options: NativeSinkhornOptions, async: A,
+    C: F64 | Float32Array, n: number, a: F64, f: F64, options: NativeSinkhornOptions, async: A, caller?: string,
   ): Ret<A, NativeSinkhornResult>;
   w2Gaussian<A extends boolean>(d: number, m1: F64, C1: F64, m2: F64, C2: F64, async: A): Ret<A, NativeGaussianW2>;
   w2GaussianSamples<A extends boolean>(
     x: F64 | Float32Array, M: number, y: F64 | Float32Array, N: number, P: number, a: F64, b: F64,
-    options: { unbiased: boolean } & Partial<NativeControlArrays>, async: A,
+    options: { unbiased: boolean } & Partial<NativeControlArrays>, async: A, caller?: string,
   ): Ret<A, NativeGaussianW2>;
   w2Exact1D<A extends boolean>(x: F64, a: F64, y: F64, b: F64, wantPlan: boolean, async: A): Ret<A, NativeExact1D>;
   netLayout(spec: NativeNetSpec): { name: string; shape: number[]; offset: number; size: number; fanIn: number }[];

@@ -37,13 +37,6 @@ export function checkWeights(fn: string, name: string, w: unknown, n: number): F
   return a;
 }
 
-function finiteData(fn: string, name: string, m: AnyMatrix): void {
-  const d = m.data;
-  for (let i = 0; i < d.length; i++)
-    if (!Number.isFinite(d[i]))
-      throw new RangeError(`${fn}: ${name} must contain only finite values, got ${d[i]} at (${Math.floor(i / m.cols)}, ${i % m.cols})`);
-}
-
 // ---- cost matrix --------------------------------------------------------------------------
 
 /** Options of {@link costMatrix}. */
@@ -59,14 +52,13 @@ function prepareCost(fn: string, x: unknown, y: unknown, options: unknown) {
     throw new TypeError(`${fn}: x and y must have the same dtype, got ${X.data.constructor.name} and ${Y.data.constructor.name}`);
   if (X.cols !== Y.cols) throw new RangeError(`${fn}: x has ${X.cols} features but y has ${Y.cols}`);
   if (X.rows === 0 || Y.rows === 0) throw new RangeError(`${fn}: the clouds must not be empty (x has ${X.rows} points, y ${Y.rows})`);
-  finiteData(fn, 'x', X);
-  if (Y !== X) finiteData(fn, 'y', Y);
   const o = checkOptions<CostMatrixOptions>(fn, options);
   const center = o.center === undefined ? true : checkBoolean(fn, 'options.center', o.center);
   const Ctor = X.data.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
   const out: AnyMatrix = { data: new Ctor(X.rows * Y.rows), rows: X.rows, cols: Y.rows };
+  // finiteness is checked by the core (one vectorised pass), with the same message
   const args = [X.data, X.rows, Y.data, Y.rows, X.cols, center, Y === X, out.data] as const;
-  return { args, out };
+  return { args, out, fn };
 }
 
 /**
@@ -77,8 +69,8 @@ function prepareCost(fn: string, x: unknown, y: unknown, options: unknown) {
  * @example const C = await costMatrix(X, Y);
  */
 export async function costMatrix<T extends Float64Array | Float32Array>(x: Matrix<T>, y?: Matrix<T>, options?: CostMatrixOptions): Promise<Matrix<T>> {
-  const { args, out } = prepareCost('costMatrix', x, y, options);
-  await native().costMatrix(...args, true);
+  const { args, out, fn } = prepareCost('costMatrix', x, y, options);
+  await native().costMatrix(...args, true, fn);
   return out as Matrix<T>;
 }
 
@@ -87,8 +79,8 @@ export async function costMatrix<T extends Float64Array | Float32Array>(x: Matri
  * @example const C = costMatrixSync(X); // pairwise within X
  */
 export function costMatrixSync<T extends Float64Array | Float32Array>(x: Matrix<T>, y?: Matrix<T>, options?: CostMatrixOptions): Matrix<T> {
-  const { args, out } = prepareCost('costMatrixSync', x, y, options);
-  native().costMatrix(...args, false);
+  const { args, out, fn } = prepareCost('costMatrixSync', x, y, options);
+  native().costMatrix(...args, false, fn);
   return out as Matrix<T>;
 }
 
@@ -162,10 +154,6 @@ function prepareSinkhorn(fn: string, C: unknown, options: unknown, symmetric = f
   if (options === undefined) throw new TypeError(`${fn}: options { epsilon } are required`);
   const o = checkOptions<SinkhornOptions>(fn, options);
   checkLongRunOptions(fn, o);
-  for (let i = 0; i < c.data.length; i++) {
-    const v = c.data[i];
-    if (!Number.isFinite(v)) throw new RangeError(`${fn}: C must contain only finite values, got ${v} at (${Math.floor(i / c.cols)}, ${i % c.cols})`);
-  }
   const epsilon = checkNumberInRange(fn, 'options.epsilon', o.epsilon, { min: 0, exclusiveMin: true });
   const tol = o.tol === undefined ? 1e-9 : checkNumberInRange(fn, 'options.tol', o.tol, { min: 0, exclusiveMin: true });
   const maxIter = o.maxIter === undefined ? 10000 : checkInteger(fn, 'options.maxIter', o.maxIter, 1, 1e9);
@@ -200,7 +188,8 @@ function prepareSinkhorn(fn: string, C: unknown, options: unknown, symmetric = f
   const newton = o.newton === undefined ? true : checkBoolean(fn, 'options.newton', o.newton);
   const kernel = o.kernel === undefined ? true : checkBoolean(fn, 'options.kernel', o.kernel);
   const nativeOptions = { epsilon, tol, maxIter, epsilonScaling: scaling, epsilonStart, epsilonFactor, warmStart, newton, kernel };
-  return { c, o, a, b, f, g, plan, epsilon, nativeOptions };
+  // finiteness of C is checked by the core (one vectorised pass), with the same message
+  return { c, o, a, b, f, g, plan, epsilon, nativeOptions, fn };
 }
 
 function shapeSinkhorn(raw: NativeSinkhornResult, p: ReturnType<typeof prepareSinkhorn>): SinkhornResult {
@@ -229,7 +218,7 @@ function shapeSinkhorn(raw: NativeSinkhornResult, p: ReturnType<typeof prepareSi
 export async function sinkhorn(C: AnyMatrix, options: SinkhornOptions): Promise<SinkhornResult> {
   const p = prepareSinkhorn('sinkhorn', C, options);
   const raw = await runLong('sinkhorn', p.o, (control) =>
-    native().sinkhorn(p.c.data, p.c.rows, p.c.cols, p.a, p.b, p.f, p.g, p.plan?.data ?? null, { ...p.nativeOptions, ...control }, true),
+    native().sinkhorn(p.c.data, p.c.rows, p.c.cols, p.a, p.b, p.f, p.g, p.plan?.data ?? null, { ...p.nativeOptions, ...control }, true, p.fn),
   );
   return shapeSinkhorn(raw, p);
 }
@@ -240,7 +229,7 @@ export async function sinkhorn(C: AnyMatrix, options: SinkhornOptions): Promise<
  */
 export function sinkhornSync(C: AnyMatrix, options: SinkhornOptions): SinkhornResult {
   const p = prepareSinkhorn('sinkhornSync', C, options);
-  const raw = native().sinkhorn(p.c.data, p.c.rows, p.c.cols, p.a, p.b, p.f, p.g, p.plan?.data ?? null, p.nativeOptions, false);
+  const raw = native().sinkhorn(p.c.data, p.c.rows, p.c.cols, p.a, p.b, p.f, p.g, p.plan?.data ?? null, p.nativeOptions, false, p.fn);
   return shapeSinkhorn(raw, p);
 }
 
@@ -321,7 +310,7 @@ export async function sinkhornSymmetric(C: AnyMatrix, options: Omit<SinkhornOpti
   const p = prepareSinkhorn('sinkhornSymmetric', C, options, true);
   if (p.c.rows !== p.c.cols) throw new RangeError(`sinkhornSymmetric: C must be square, got ${p.c.rows}x${p.c.cols}`);
   const raw = await runLong('sinkhornSymmetric', p.o, (control) =>
-    native().sinkhornSymmetric(p.c.data, p.c.rows, p.a, p.f, { ...p.nativeOptions, ...control }, true),
+    native().sinkhornSymmetric(p.c.data, p.c.rows, p.a, p.f, { ...p.nativeOptions, ...control }, true, p.fn),
   );
   const r = shapeSinkhorn(raw, p);
   r.g = r.f;
@@ -389,8 +378,6 @@ function prepareSamples(fn: string, x: unknown, y: unknown, options: unknown) {
     throw new TypeError(`${fn}: x and y must have the same dtype, got ${X.data.constructor.name} and ${Y.data.constructor.name}`);
   if (X.cols !== Y.cols) throw new RangeError(`${fn}: x has ${X.cols} features but y has ${Y.cols}`);
   if (X.rows === 0 || Y.rows === 0) throw new RangeError(`${fn}: the clouds must not be empty (x has ${X.rows} points, y ${Y.rows})`);
-  finiteData(fn, 'x', X);
-  finiteData(fn, 'y', Y);
   const o = checkOptions<GaussianSamplesOptions>(fn, options);
   checkLongRunOptions(fn, o);
   const a = checkWeights(fn, 'options.a', o.a, X.rows);
@@ -409,7 +396,7 @@ function prepareSamples(fn: string, x: unknown, y: unknown, options: unknown) {
 export async function w2GaussianSamples<T extends Float64Array | Float32Array>(x: Matrix<T>, y: Matrix<T>, options?: GaussianSamplesOptions): Promise<GaussianW2Result> {
   const p = prepareSamples('w2GaussianSamples', x, y, options);
   return runLong('w2GaussianSamples', p.o, (control) =>
-    native().w2GaussianSamples(p.X.data, p.X.rows, p.Y.data, p.Y.rows, p.X.cols, p.a, p.b, { unbiased: p.unbiased, ...control }, true),
+    native().w2GaussianSamples(p.X.data, p.X.rows, p.Y.data, p.Y.rows, p.X.cols, p.a, p.b, { unbiased: p.unbiased, ...control }, true, 'w2GaussianSamples'),
   );
 }
 
@@ -419,7 +406,7 @@ export async function w2GaussianSamples<T extends Float64Array | Float32Array>(x
  */
 export function w2GaussianSamplesSync<T extends Float64Array | Float32Array>(x: Matrix<T>, y: Matrix<T>, options?: GaussianSamplesOptions): GaussianW2Result {
   const p = prepareSamples('w2GaussianSamplesSync', x, y, options);
-  return native().w2GaussianSamples(p.X.data, p.X.rows, p.Y.data, p.Y.rows, p.X.cols, p.a, p.b, { unbiased: p.unbiased }, false);
+  return native().w2GaussianSamples(p.X.data, p.X.rows, p.Y.data, p.Y.rows, p.X.cols, p.a, p.b, { unbiased: p.unbiased }, false, 'w2GaussianSamplesSync');
 }
 
 // ---- exact 1-D ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #include "glue.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <new>
 
@@ -164,6 +165,27 @@ bool is_f32(const Napi::CallbackInfo& info, std::size_t i) {
   return i < info.Length() && info[i].IsTypedArray() &&
          info[i].As<Napi::TypedArray>().TypedArrayType() == napi_float32_array;
 }
+
+template <typename T>
+void check_finite(Napi::Env env, const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols) {
+  // x − x is 0 for finite x and NaN for ±inf/NaN: a branch-free sum the compiler vectorises.
+  constexpr std::size_t kBlock = 4096;
+  for (std::size_t b0 = 0; b0 < len; b0 += kBlock) {
+    const std::size_t b1 = std::min(len, b0 + kBlock);
+    T acc = 0;
+    for (std::size_t i = b0; i < b1; ++i) acc += p[i] - p[i];
+    if (acc == acc) continue;
+    for (std::size_t i = b0; i < b1; ++i) {
+      if (std::isfinite(p[i])) continue;
+      const std::string v = std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "Infinity" : "-Infinity");
+      const std::string at = cols > 0 ? "(" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + ")"
+                                      : "index " + std::to_string(i);
+      throw Napi::RangeError::New(env, where(fn, name) + " must contain only finite values, got " + v + " at " + at);
+    }
+  }
+}
+template void check_finite<double>(Napi::Env, const char*, const char*, const double*, std::size_t, std::size_t);
+template void check_finite<float>(Napi::Env, const char*, const char*, const float*, std::size_t, std::size_t);
 
 void check_matrix_span(Napi::Env env, const char* fn, const char* name, std::size_t length,
                        std::size_t rows, std::size_t cols, std::size_t ld) {

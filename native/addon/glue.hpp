@@ -76,6 +76,11 @@ bool opt_bool(Napi::Object o, const char* fn, const char* key);
 // `progress` (Float64Array) fields; both optional. The arrays are appended to `keep`.
 void get_control(Napi::Object o, const char* fn, speedlimits::Control& control, std::vector<Napi::Value>& keep);
 
+// Throws RangeError "fn: name must contain only finite values, got NaN at (i, j)" (cols > 0) or
+// "… at index i" (cols == 0) for the first non-finite entry; one vectorised pass.
+template <typename T>
+void check_finite(Napi::Env env, const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols);
+
 // Throws RangeError unless a rows×cols matrix with leading dimension ld fits in `length`.
 void check_matrix_span(Napi::Env env, const char* fn, const char* name, std::size_t length,
                        std::size_t rows, std::size_t cols, std::size_t ld);
@@ -95,5 +100,6 @@ void register_linalg(Napi::Env env, Napi::Object exports);
 void register_rng(Napi::Env env, Napi::Object exports);
 void register_transport(Napi::Env env, Napi::Object exports);
 void register_emd(Napi::Env env, Napi::Object exports);
+void register_nets(Napi::Env env, Napi::Object exports);
 
 }  // namespace speedlimits::glue

@@ -10,6 +10,8 @@ namespace speedlimits::glue {
 
 namespace {
 
+std::string caller_name(const Napi::CallbackInfo& info, std::size_t i, const char* fallback);
+
 Napi::Object sinkhorn_result(Napi::Env env, const transport::SinkhornResult& r) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("transportCost", r.transport_cost);
@@ -31,7 +33,7 @@ Napi::Object gaussian_result(Napi::Env env, const transport::GaussianW2& r) {
 
 // costMatrix(x, n, y, m, d, center, same, out, async); x, y, out all Float64Array or all Float32Array.
 template <typename T>
-Napi::Value cost_typed(const Napi::CallbackInfo& info) {
+Napi::Value cost_typed(const Napi::CallbackInfo& info, const char* fn_name) {
   const char* fn = "costMatrix";
   Napi::Env env = info.Env();
   auto x = get_floats<T>(info, 0, fn, "x"), y = get_floats<T>(info, 2, fn, "y");
@@ -43,6 +45,8 @@ Napi::Value cost_typed(const Napi::CallbackInfo& info) {
   check_matrix_span(env, fn, "y", y.length, m, d, d);
   check_matrix_span(env, fn, "out", out.length, n, m, m);
   if (same && (x.data != y.data || n != m)) throw Napi::RangeError::New(env, "costMatrix: same=true needs y to be x");
+  check_finite(env, fn_name, "x", x.data, n * d, d);
+  if (!same) check_finite(env, fn_name, "y", y.data, m * d, d);
   const T* px = x.data;
   const T* py = y.data;
   T* po = out.data;
@@ -50,8 +54,14 @@ Napi::Value cost_typed(const Napi::CallbackInfo& info) {
                   {x.value, y.value, out.value});
 }
 
+// Error messages name the TS caller (e.g. costMatrixSync), passed as an optional last argument.
+std::string caller_name(const Napi::CallbackInfo& info, std::size_t i, const char* fallback) {
+  return i < info.Length() && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : fallback;
+}
+
 Napi::Value CostMatrix(const Napi::CallbackInfo& info) {
-  return is_f32(info, 0) ? cost_typed<float>(info) : cost_typed<double>(info);
+  const std::string name = caller_name(info, 9, "costMatrix");
+  return is_f32(info, 0) ? cost_typed<float>(info, name.c_str()) : cost_typed<double>(info, name.c_str());
 }
 
 transport::SinkhornOptions sinkhorn_options(Napi::Object o, const char* fn, std::vector<Napi::Value>& keep) {
@@ -93,6 +103,7 @@ Napi::Value sinkhorn_typed(const Napi::CallbackInfo& info) {
   }
   transport::SinkhornOptions opt = sinkhorn_options(get_object(info, 8, fn, "options"), fn, keep);
   bool async = get_bool(info, 9, fn, "async");
+  check_finite(env, caller_name(info, 10, fn).c_str(), "C", C.data, n * m, m);
   auto result = std::make_shared<transport::SinkhornResult>();
   const T* pc = C.data;
   const double *pa = a.data, *pb = b.data;
@@ -119,6 +130,7 @@ Napi::Value sinkhorn_sym_typed(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep{C.value, a.value, f.value};
   transport::SinkhornOptions opt = sinkhorn_options(get_object(info, 4, fn, "options"), fn, keep);
   bool async = get_bool(info, 5, fn, "async");
+  check_finite(env, caller_name(info, 6, fn).c_str(), "C", C.data, n * n, n);
   auto result = std::make_shared<transport::SinkhornResult>();
   const T* pc = C.data;
   const double* pa = a.data;
@@ -164,6 +176,9 @@ Napi::Value samples_typed(const Napi::CallbackInfo& info) {
   check_matrix_span(env, fn, "x", x.length, M, P, P);
   check_matrix_span(env, fn, "y", y.length, N, P, P);
   if (a.length != M || b.length != N) throw Napi::RangeError::New(env, "w2GaussianSamples: a needs M entries and b N");
+  const std::string caller = caller_name(info, 9, fn);
+  check_finite(env, caller.c_str(), "x", x.data, M * P, P);
+  check_finite(env, caller.c_str(), "y", y.data, N * P, P);
   std::vector<Napi::Value> keep{x.value, y.value, a.value, b.value};
   Control control;
   get_control(o, fn, control, keep);

@@ -12,8 +12,9 @@
 namespace speedlimits::transport {
 
 namespace {
-// Feature columns per GEMM chunk: bounds the centred copies at (n + m)·kChunk values.
-constexpr std::size_t kChunk = 256;
+// The centred copies of one feature chunk take at most this many bytes. Few, wide chunks keep
+// the GEMM efficient: every chunk re-reads and re-writes all of C (beta = 1).
+constexpr std::size_t kChunkBytes = std::size_t(96) << 20;
 }  // namespace
 
 template <typename T>
@@ -35,7 +36,8 @@ void cost_matrix(const T* x, std::size_t n, const T* y, std::size_t m, std::size
       centre[k] = same ? centre[k] / n : 0.5 * (centre[k] / n + cy[k] / m);
   }
   std::vector<double> nx(n, 0.0), ny(m, 0.0);
-  const std::size_t kc = std::min(kChunk, std::max<std::size_t>(d, 1));
+  const std::size_t kc = std::min(std::max<std::size_t>(d, 1),
+                                  std::max<std::size_t>(64, kChunkBytes / ((n + m) * sizeof(T))));
   std::vector<T> xb(n * kc), yb(same ? 0 : m * kc);
   bool first = true;
   if (d == 0) std::fill(C, C + n * m, T(0));
