@@ -92,7 +92,7 @@ GaussianW2 w2_gaussian(std::size_t d, const double* m1, const double* C1, const 
 
 namespace {
 // Columns of P per chunk in the sample form: bounds the centred copies at (M + N)·kChunk.
-constexpr std::size_t kChunk = 512;
+constexpr std::size_t kChunk = 256;  // (M + N)·kChunk doubles stay in cache between the two passes
 }  // namespace
 
 template <typename T>
@@ -119,25 +119,32 @@ GaussianW2 w2_gaussian_samples(const T* x, std::size_t M, const T* y, std::size_
   for (std::size_t p0 = 0; p0 < P; p0 += pc) {
     control.check();
     const std::size_t w = std::min(pc, P - p0);
-    std::fill(mx.begin(), mx.begin() + w, 0.0);
-    std::fill(my.begin(), my.begin() + w, 0.0);
-    for (std::size_t i = 0; i < M; ++i)
-      for (std::size_t k = 0; k < w; ++k) mx[k] += a[i] * static_cast<double>(x[i * P + p0 + k]);
-    for (std::size_t j = 0; j < N; ++j)
-      for (std::size_t k = 0; k < w; ++k) my[k] += b[j] * static_cast<double>(y[j * P + p0 + k]);
+    // One pass over each cloud's chunk in main memory: copy it, then take the weighted mean
+    // and centre it while the copy is still in cache.
+    auto centre = [w, p0, P](const T* src, std::size_t rows, const double* wt, const double* swt, double* dst,
+                             double* mean, double& trace) {
+      std::fill(mean, mean + w, 0.0);
+      for (std::size_t i = 0; i < rows; ++i) {
+        const T* row = src + i * P + p0;
+        double* d = dst + i * w;
+        for (std::size_t k = 0; k < w; ++k) {
+          d[k] = static_cast<double>(row[k]);
+          mean[k] += wt[i] * d[k];
+        }
+      }
+      for (std::size_t i = 0; i < rows; ++i) {
+        double* d = dst + i * w;
+        double t = 0;
+        for (std::size_t k = 0; k < w; ++k) {
+          d[k] = swt[i] * (d[k] - mean[k]);
+          t += d[k] * d[k];
+        }
+        trace += t;
+      }
+    };
+    centre(x, M, a, sa.data(), xc.data(), mx.data(), tr1);
+    centre(y, N, b, sb.data(), yc.data(), my.data(), tr2);
     for (std::size_t k = 0; k < w; ++k) mean_term += (mx[k] - my[k]) * (mx[k] - my[k]);
-    for (std::size_t i = 0; i < M; ++i)
-      for (std::size_t k = 0; k < w; ++k) {
-        double v = sa[i] * (static_cast<double>(x[i * P + p0 + k]) - mx[k]);
-        xc[i * w + k] = v;
-        tr1 += v * v;
-      }
-    for (std::size_t j = 0; j < N; ++j)
-      for (std::size_t k = 0; k < w; ++k) {
-        double v = sb[j] * (static_cast<double>(y[j * P + p0 + k]) - my[k]);
-        yc[j * w + k] = v;
-        tr2 += v * v;
-      }
     linalg::gemm(Trans::No, Trans::Yes, M, N, w, 1.0, xc.data(), w, yc.data(), w, 1.0, G.data(), N);
     control.report(static_cast<double>(p0 + w) / static_cast<double>(P));
   }
