@@ -20,3 +20,8 @@ export {
   type SinkhornDivergenceOptions, type SinkhornDivergenceResult, type GaussianW2Result,
   type GaussianSamplesOptions, type SparsePlan, type ExactTransportResult, type EmdOptions, type EmdResult,
 } from './transport.js';
+export {
+  createNetwork, Network, normalizeSpec, ACTIVATIONS,
+  type NetSpec, type FcnSpec, type CnnSpec, type Activation, type Parameterization, type TensorInfo,
+} from './nets.js';
+export { ntk, ntkSync, type NtkOptions } from './ntk.js';

@@ -87,6 +87,10 @@ export interface NativeBinding {
     spec: NativeNetSpec, params: F64 | Float32Array, x: F64 | Float32Array, y: F64 | Float32Array, n: number,
     grad: F64 | Float32Array, perSample: F64 | Float32Array | null,
   ): number;
+  ntk<A extends boolean>(
+    spec: NativeNetSpec, params: F64 | Float32Array, x1: F64 | Float32Array, n1: number, x2: F64 | Float32Array | null,
+    n2: number, trace: boolean, out: F64 | Float32Array, options: Partial<NativeControlArrays>, async: A,
+  ): Async<A>;
   emd<A extends boolean>(
     C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeEmd>;
