@@ -24,4 +24,7 @@ export {
   createNetwork, Network, normalizeSpec, ACTIVATIONS,
   type NetSpec, type FcnSpec, type CnnSpec, type Activation, type Parameterization, type TensorInfo,
 } from './nets.js';
-export { ntk, ntkSync, type NtkOptions } from './ntk.js';
+export {
+  ntk, ntkSync, ntkAnalytic, ntkAnalyticSync, spectrum, spectrumSync, powerLawFit, fitExponents,
+  type NtkOptions, type AnalyticKernels, type Spectrum, type PowerLawFit, type SpectralExponents,
+} from './ntk.js';

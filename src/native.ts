@@ -91,6 +91,15 @@ export interface NativeBinding {
     spec: NativeNetSpec, params: F64 | Float32Array, x1: F64 | Float32Array, n1: number, x2: F64 | Float32Array | null,
     n2: number, trace: boolean, out: F64 | Float32Array, options: Partial<NativeControlArrays>, async: A,
   ): Async<A>;
+  ntkAnalytic<A extends boolean>(
+    spec: NativeNetSpec, x1: F64, n1: number, x2: F64 | null, n2: number, ntk: F64, nngp: F64,
+    options: Partial<NativeControlArrays>, async: A,
+  ): Async<A>;
+  spectrum<A extends boolean>(K: F64, n: number, y: F64 | null, vectors: boolean, async: A): Ret<A, NativeSpectrum>;
+  powerLawFit(values: F64, k1: number, k2: number): NativePowerLawFit;
+  fitAlphaBeta(values: F64, projections: F64, k1: number, k2: number): {
+    alpha: NativePowerLawFit; beta: NativePowerLawFit; betaResidual: NativePowerLawFit; nu: number; scalingRegime: boolean;
+  };
   emd<A extends boolean>(
     C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeEmd>;
@@ -113,6 +122,23 @@ export interface NativeNetSpec {
   parameterization: 'ntk' | 'standard';
   sigmaW: number;
   sigmaB: number;
+}
+
+export interface NativeSpectrum {
+  values: Float64Array;
+  vectors?: Float64Array;
+  projections?: Float64Array;
+  negativeCount: number;
+  mostNegative: number;
+}
+
+export interface NativePowerLawFit {
+  exponent: number;
+  prefactor: number;
+  r2: number;
+  k1: number;
+  k2: number;
+  points: number;
 }
 
 export interface NativeEmd {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIVATIONS, AbortError, createNetwork, linalg, ntk, ntkSync, random, type Matrix, type NetSpec } from '../src/index.js';
+import {
+  ACTIVATIONS, AbortError, createNetwork, fitExponents, linalg, ntk, ntkAnalytic, ntkAnalyticSync, ntkSync, powerLawFit, random, spectrum, spectrumSync,
+  type Matrix, type NetSpec,
+} from '../src/index.js';
 import { expectClose, maxAbs, naiveGemm } from './support/reference.js';
 
 const input = (n: number, d: number, seed: number): Matrix => ({ data: random.normal({ seed, length: n * d }), rows: n, cols: d });
@@ -123,5 +126,77 @@ describe('empirical NTK', () => {
     await expect(ntk({} as never, theta, input(8, 64, 1))).rejects.toThrow(/net must be a Network/);
     await expect(ntk(net, theta, input(8, 64, 1), input(2, 63, 1))).rejects.toThrow(/x2 must have 64 columns/);
     await expect(ntk(net, theta, input(8, 64, 1), null, { outputs: 'diag' as never })).rejects.toThrow(/options\.outputs must be one of 'full', 'trace'/);
+  });
+});
+
+describe('analytic kernels, spectra, power laws', () => {
+  const spec = (width: number): NetSpec => ({ type: 'fcn', inputDim: 16, widths: [width, width], outputDim: 1, activation: 'relu', sigmaW: Math.SQRT2, sigmaB: 0.1 });
+  const x = input(8, 16, 77);
+  const frob = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+    let num = 0, den = 0;
+    for (let i = 0; i < a.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
+    return Math.sqrt(num / den);
+  };
+  it('the empirical NTK approaches the analytic one as the width grows (depth-2 ReLU)', async () => {
+    const { ntk: K } = await ntkAnalytic(spec(1), x);
+    const err = (w: number) => {
+      let e = 0;
+      for (const seed of [1, 2, 3]) {
+        const net = createNetwork(spec(w));
+        e += frob(ntkSync(net, net.init({ seed }), x).data, K.data) / 3;
+      }
+      return e;
+    };
+    const e64 = err(64);
+    const e2048 = err(2048);
+    expect(e2048).toBeLessThan(0.1);
+    expect(e2048).toBeLessThan(e64 / 2.5); // ~ width^(−1/2): √32 ≈ 5.7 in expectation
+  });
+  it('is symmetric and PSD; cross blocks match; rejects the standard parameterisation', () => {
+    const { ntk: K, nngp } = ntkAnalyticSync(spec(1), x);
+    for (let i = 0; i < 8; i++) for (let j = 0; j < i; j++) { expect(K.data[i * 8 + j]).toBe(K.data[j * 8 + i]); expect(nngp.data[i * 8 + j]).toBe(nngp.data[j * 8 + i]); }
+    expect(spectrumSync(K).values[7]).toBeGreaterThan(0);
+    const top = { data: x.data.slice(0, 32), rows: 2, cols: 16 };
+    expectClose(ntkAnalyticSync(spec(1), top, x).ntk.data, K.data.slice(0, 16), { rtol: 1e-12 });
+    expect(() => ntkAnalyticSync({ ...spec(1), parameterization: 'standard' }, x)).toThrow(/spec\.parameterization must be 'ntk'/);
+    expect(() => ntkAnalyticSync({ type: 'cnn', inputShape: [1, 40, 40], channels: [2], outputDim: 1, activation: 'relu' }, input(1, 1600, 1))).toThrow(/at most 32×32/);
+  });
+  it('spectrum: recovers Q·diag(λ)·Qᵀ, projections sum to 1, warns on negative eigenvalues', async () => {
+    const n = 30;
+    const v = random.normal({ seed: 9, length: n });
+    const vv = v.reduce((s, t) => s + t * t, 0);
+    const lam = Array.from({ length: n }, (_, k) => (k + 1) ** -1.5);
+    const K = { data: new Float64Array(n * n), rows: n, cols: n };
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < n; p++) s += ((i === p ? 1 : 0) - (2 * v[i] * v[p]) / vv) * lam[p] * ((j === p ? 1 : 0) - (2 * v[j] * v[p]) / vv);
+        K.data[i * n + j] = s;
+      }
+    const y = random.normal({ seed: 10, length: n });
+    const s = await spectrum(K, { y, vectors: true });
+    expectClose(s.values, lam, { rtol: 1e-10, atol: 1e-14 });
+    expectClose([s.projections!.reduce((a, b) => a + b, 0)], [1], { rtol: 1e-12 });
+    expect(s.vectors!.rows).toBe(n);
+    expect(s.warning).toBeUndefined();
+    const fit = powerLawFit(s.values, { range: [1, n] });
+    expectClose([fit.exponent, fit.prefactor, fit.r2], [1.5, 1, 1], { rtol: 1e-8 });
+    const bad = spectrumSync({ data: new Float64Array([1, 2, 2, 1]), rows: 2, cols: 2 });
+    expect(bad.negativeCount).toBe(1);
+    expect(bad.warning).toMatch(/not positive semidefinite/);
+  });
+  it('fitExponents: exact synthetic α = 1.5 and β (per-mode) = 1.2', () => {
+    const n = 200;
+    const values = Float64Array.from({ length: n }, (_, k) => (k + 1) ** -1.5);
+    const raw = Array.from({ length: n }, (_, k) => (k + 1) ** -1.2);
+    const total = raw.reduce((a, b) => a + b, 0);
+    const p = Float64Array.from(raw, (r) => r / total);
+    const e = fitExponents(values, p);
+    expectClose([e.alpha.exponent, e.beta.exponent], [1.5, 1.2], { rtol: 1e-10 });
+    expectClose([e.nu], [(1 + 1.5 - 1.2) / 1.5], { rtol: 1e-10 });
+    expect(() => fitExponents(values, p.subarray(1))).toThrow(/projections must have 200 entries/);
+    expect(() => powerLawFit(values, { range: [5, 2] })).toThrow(/options\.range\[1\]/);
+    expect(() => spectrumSync({ data: new Float64Array([1, NaN, 0, 1]), rows: 2, cols: 2 })).toThrow(/K must contain only finite values/);
+    expect(() => spectrumSync(input(2, 2, 1), { y: new Float64Array(2) })).toThrow(/options\.y must not be all zeros/);
   });
 });

@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   speedlimits::glue::register_transport(env, exports);
   speedlimits::glue::register_emd(env, exports);
   speedlimits::glue::register_nets(env, exports);
+  speedlimits::glue::register_spectral(env, exports);
   return exports;
 }
 }  // namespace
