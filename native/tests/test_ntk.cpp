@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "check.hpp"
+#include "net_fixtures.hpp"
 #include "core/control.hpp"
 #include "core/errors.hpp"
 #include "core/linalg.hpp"
@@ -35,41 +36,16 @@ const Parameterization kPars[] = {Parameterization::Ntk, Parameterization::Stand
 
 NetSpec fcn(size_t d, std::vector<size_t> widths, size_t k, Activation act, Parameterization par, bool bias,
             double sw = 1.4, double sb = 0.3) {
-  NetSpec s;
-  s.type = NetType::Fcn;
-  s.input_dim = d;
-  s.widths = std::move(widths);
-  s.output_dim = k;
-  s.activation = act;
-  s.parameterization = par;
-  s.bias = bias;
-  s.sigma_w = sw;
-  s.sigma_b = sb;
-  return s;
+  return sltest::fcn_spec(d, std::move(widths), k, act, par, bias, sw, sb);
 }
 
 NetSpec cnn(size_t C, size_t H, size_t W, std::vector<size_t> channels, size_t k, Activation act,
             Parameterization par, bool bias, double sw = 1.4, double sb = 0.3) {
-  NetSpec s;
-  s.type = NetType::Cnn;
-  s.in_channels = C;
-  s.height = H;
-  s.width = W;
-  s.widths = std::move(channels);
-  s.output_dim = k;
-  s.activation = act;
-  s.parameterization = par;
-  s.bias = bias;
-  s.sigma_w = sw;
-  s.sigma_b = sb;
-  return s;
+  return sltest::cnn_spec(C, H, W, std::move(channels), k, act, par, bias, sw, sb);
 }
 
 std::vector<double> normals(uint64_t seed, size_t n, double scale = 1.0) {
-  std::vector<double> v(n);
-  speedlimits::rng::normal(seed, 5, 0, n, v.data());
-  for (auto& x : v) x *= scale;
-  return v;
+  return sltest::normal_draws(seed, 5, n, scale);
 }
 
 double max_abs(const std::vector<double>& v) {
