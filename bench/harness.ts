@@ -13,7 +13,8 @@
  *   printing and the JSON file under bench/results/.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,11 @@ export interface Stats {
   mean: number;
   /** Every timed sample (ms), in the order taken; warm-up calls are not included. */
   samples: number[];
+  /**
+   * Average number of cores other processes kept busy while this was measured (Linux; null
+   * elsewhere). Above ~0.25 on a small machine the measurement was contended.
+   */
+  foreignCores?: number | null;
 }
 
 /**
@@ -116,6 +122,7 @@ const maybeGc = (globalThis as { gc?: () => void }).gc;
  */
 export async function timeIt(fn: () => unknown, options?: TimeOptions): Promise<Stats> {
   const o = resolveTimeOptions(options);
+  const cpu0 = cpuSnapshot();
   let last = Infinity; // ms of the previous call
   const warmStart = process.hrtime.bigint();
   for (let i = 0; i < o.warmup || (o.warmupMs > 0 && Number(process.hrtime.bigint() - warmStart) / 1e6 < o.warmupMs); i++) {
@@ -138,7 +145,11 @@ export async function timeIt(fn: () => unknown, options?: TimeOptions): Promise<
     const n = samples.length;
     if ((n >= o.repeats && elapsed >= o.minTimeMs) || n >= o.maxRepeats || (elapsed >= o.maxTimeMs && n >= o.minRepeats)) break;
   }
-  return summarize(samples);
+  return { ...summarize(samples), foreignCores: roundOrNull(foreignCores(cpu0, cpuSnapshot())) };
+}
+
+function roundOrNull(x: number | null): number | null {
+  return x === null ? null : Math.round(x * 100) / 100;
 }
 
 /**
@@ -339,6 +350,21 @@ export interface PeerRunOptions {
 
 const RESULT_MARK = '@@SPEEDLIMITS_PEER_RESULT@@';
 
+let lastPeerForeign: number | null = null;
+
+/**
+ * Cores other processes kept busy (on average) during the last {@link runPeer} call: the whole
+ * peer process, start-up included. Attach it to the peer's Stats with {@link withPeerContention}.
+ */
+export function lastPeerForeignCores(): number | null {
+  return lastPeerForeign;
+}
+
+/** `stats` with foreignCores set from the last runPeer call (null passes through). */
+export function withPeerContention(stats: Stats | null | undefined): Stats | null {
+  return stats ? { ...stats, foreignCores: stats.foreignCores ?? lastPeerForeign } : null;
+}
+
 // Everything a peer script can use: ARGS (the JSON from stdin), THREADS, TIMING, time_it(fn, **TIMING)
 // and load(name) (imports a package; torch gets set_num_threads(THREADS)). The script sets RESULT.
 const PREAMBLE = String.raw`
@@ -416,6 +442,8 @@ export function runPeer<T = unknown>(script: string, args: object = {}, options:
     };
   }
   const code = PREAMBLE + '\n' + script + '\n' + EPILOGUE;
+  const cpu0 = cpuSnapshot();
+  lastPeerForeign = null;
   const r = spawnSync(python, ['-c', code], {
     input: JSON.stringify(payload),
     encoding: 'utf8',
@@ -428,6 +456,7 @@ export function runPeer<T = unknown>(script: string, args: object = {}, options:
     const last = (r.stderr ?? '').trim().split('\n').slice(-3).join(' | ');
     throw new PeerError(`peer exited with ${r.status ?? r.signal}: ${last}`, r.stderr ?? '');
   }
+  lastPeerForeign = roundOrNull(foreignCores(cpu0, cpuSnapshot()));
   const i = r.stdout.lastIndexOf(RESULT_MARK);
   if (i < 0) throw new PeerError('peer printed no result', r.stderr ?? '');
   return JSON.parse(r.stdout.slice(i + RESULT_MARK.length).trim().split('\n')[0]) as T;
@@ -512,11 +541,17 @@ export function formatTable(headers: string[], rows: string[][]): string {
   return [line(headers), width.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** Other processes keeping more than this many cores busy mark a measurement as contended. */
+export const CONTENDED = 0.25;
+
 export function formatRows(rows: Row[]): string {
+  const bg = (s: Stats | null) => (s?.foreignCores === null || s?.foreignCores === undefined ? '?' : s.foreignCores.toFixed(2));
+  const contended = (r: Row) => [r.ours, r.peer].some((s) => (s?.foreignCores ?? 0) > CONTENDED);
   return formatTable(
-    ['workload', 'size', 'ours', 'ours ms', 'peer', 'peer ms', 'ratio', 'note'],
+    ['workload', 'size', 'ours', 'ours ms', 'peer', 'peer ms', 'ratio', 'other load', 'note'],
     rows.map((r) => [
-      r.workload, r.size, r.oursLabel, fmtMs(r.ours?.median), r.peerLabel || '-', fmtMs(r.peer?.median), fmtRatio(r.ratio), r.note ?? '',
+      r.workload, r.size, r.oursLabel, fmtMs(r.ours?.median), r.peerLabel || '-', fmtMs(r.peer?.median), fmtRatio(r.ratio),
+      `${bg(r.ours)}/${r.peer ? bg(r.peer) : '-'}${contended(r) ? ' !' : ''}`, r.note ?? '',
     ]),
   );
 }
@@ -544,6 +579,27 @@ export interface BenchContext {
 
 const benchDir = dirname(fileURLToPath(import.meta.url));
 
+/** Which addon file this process loaded (from /proc/self/maps) and its identity, plus the git state. */
+function codeIdentity() {
+  let addon: { path: string; sha256: string; mtime: string; bytes: number } | null = null;
+  try {
+    const maps = readFileSync('/proc/self/maps', 'utf8');
+    const path = maps.split('\n').map((l) => l.trim().split(/\s+/).slice(5).join(' ')).find((p) => p.endsWith('.node') && p.includes('speedlimits'));
+    if (path) {
+      const st = statSync(path);
+      addon = { path, sha256: createHash('sha256').update(readFileSync(path)).digest('hex').slice(0, 16), mtime: st.mtime.toISOString(), bytes: st.size };
+    }
+  } catch {
+    /* not Linux */
+  }
+  const git = (args: string[]) => {
+    const r = spawnSync('git', args, { cwd: benchDir, encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : null;
+  };
+  const status = git(['status', '--porcelain', '--untracked-files=no']);
+  return { addon, git: { commit: git(['rev-parse', '--short=12', 'HEAD']), dirty: status === null ? null : status.length > 0 } };
+}
+
 interface CpuSnapshot { wallMs: number; busyTicks: number; ownTicks: number }
 
 /** System-wide busy CPU ticks and this process's (+ waited-for children, i.e. the peers) ticks (Linux). */
@@ -563,7 +619,7 @@ function cpuSnapshot(): CpuSnapshot | null {
 
 /** Average number of cores kept busy by other processes between two snapshots (USER_HZ = 100). */
 function foreignCores(a: CpuSnapshot | null, b: CpuSnapshot | null): number | null {
-  if (!a || !b || b.wallMs <= a.wallMs) return null;
+  if (!a || !b || b.wallMs - a.wallMs < 200) return null; // ticks are 10 ms: too coarse below that
   const foreignTicks = Math.max(0, (b.busyTicks - a.busyTicks) - (b.ownTicks - a.ownTicks));
   return foreignTicks / 100 / ((b.wallMs - a.wallMs) / 1000);
 }
@@ -593,11 +649,13 @@ export function startBench(name: string, argv: readonly string[] = process.argv.
   const startedAt = new Date();
   const machineAtStart = machineInfo();
   const cpuAtStart = cpuSnapshot();
+  const info = buildInfo(); // loads the addon, so codeIdentity() can find it
+  const code = codeIdentity();
   const ctx: BenchContext = {
     name,
     cli,
     threads: peerThreads,
-    info: buildInfo(),
+    info,
     rows: [],
     tables: [],
     summary: [],
@@ -626,6 +684,7 @@ export function startBench(name: string, argv: readonly string[] = process.argv.
         quick: cli.quick,
         protocol: 'median of N timed calls after warm-up; ours and peers timed in the same run on the same machine; ratio = peer median / ours median (> 1: ours faster)',
         buildInfo: buildInfo(),
+        code,
         machine: { ...machineInfo(), loadavgAtStart: machineAtStart.loadavg, foreignCpuCores: foreign === null ? null : +foreign.toFixed(2) },
         node: process.version,
         gcBetweenSamples: !!maybeGc,
@@ -649,8 +708,9 @@ export function startBench(name: string, argv: readonly string[] = process.argv.
         out.push('', `== ${name}${cli.quick ? ' (--quick)' : ''} ==`);
         out.push(`speedlimits ${doc.buildInfo.version}: blas=${doc.buildInfo.blas} lapack=${doc.buildInfo.lapack} simd=${doc.buildInfo.simd} openmp=${doc.buildInfo.openmp} threads=${ctx.threads}`);
         out.push(`machine: ${doc.machine.cpuModel} x${doc.machine.cpuCount}, ${doc.machine.os}, node ${doc.node}, load ${doc.machine.loadavgAtStart.join('/')} -> ${doc.machine.loadavg.join('/')}`);
-        if (foreign !== null) out.push(`other processes kept ${foreign.toFixed(2)} of ${doc.machine.cpuCount} cores busy on average during this run${foreign > 0.25 ? ' (contended: treat ratios with care)' : ''}`);
+        if (foreign !== null) out.push(`other processes kept ${foreign.toFixed(2)} of ${doc.machine.cpuCount} cores busy on average during this run${foreign > CONTENDED ? ' (contended: treat ratios with care)' : ''}`);
         out.push(`peers: ${peers.python ?? 'no python'} (${peers.pythonVersion ?? '?'}): ${PEER_PACKAGES.map(pk).join(', ')}`);
+        if (code.addon) out.push(`addon: ${code.addon.path} (sha256 ${code.addon.sha256}, built ${code.addon.mtime}); git ${code.git.commit ?? '?'}${code.git.dirty ? ' + uncommitted changes' : ''}`);
         if (peers.numpyBlas.length) out.push(`numpy BLAS: ${peers.numpyBlas.map((p) => p.split('/').pop()).join(', ')}`);
         if (peers.threads) {
           const t = peers.threads;
@@ -659,7 +719,8 @@ export function startBench(name: string, argv: readonly string[] = process.argv.
         out.push('', formatRows(ctx.rows));
         for (const t of ctx.tables) out.push('', `-- ${t.title} --`, formatTable(t.headers, t.rows));
         if (ctx.summary.length) out.push('', ...ctx.summary);
-        out.push('', `ratio = peer median / ours median (> 1: ours faster). JSON: ${relative(process.cwd(), file)}`, '');
+        out.push('', `ratio = peer median / ours median (> 1: ours faster); other load = cores kept busy by other processes while ours/peer ran ('!' > ${CONTENDED}: contended).`,
+          `JSON: ${relative(process.cwd(), file)}`, '');
         process.stdout.write(out.join('\n'));
       }
       return file;

@@ -10,7 +10,7 @@
  *   node --import tsx bench/linalg.bench.ts [--quick] [--threads N] [--json]
  */
 import { linalg, type Matrix } from '../src/index.js';
-import { attempt, fmtMs, fmtRatio, requirePeer, runPeer, startBench, timeIt, type Stats, type TimeOptions } from './harness.js';
+import { attempt, fmtMs, fmtRatio, requirePeer, runPeer, startBench, timeIt, withPeerContention, type Stats, type TimeOptions } from './harness.js';
 
 const ctx = startBench('linalg');
 const { quick } = ctx.cli;
@@ -153,6 +153,7 @@ async function runOne(op: Op, n: number, k: number): Promise<void> {
     ctx.log(`${WORKLOAD[op]} ${size}: numpy…`);
     peer = attempt(ctx, `numpy ${op} ${size}`, () =>
       runPeer<{ stats: Stats; check: Record<string, number> }>(PY, { op, n, k, gen: GEN }, { timing: TIMING }));
+    if (peer) peer.stats = withPeerContention(peer.stats) ?? peer.stats;
   }
 
   const m: Measured = { op, n, k, byBackend: {}, peer: peer?.stats ?? null };

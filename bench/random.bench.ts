@@ -7,7 +7,7 @@
  *   node --import tsx bench/random.bench.ts [--quick] [--threads N] [--json]
  */
 import { random } from '../src/index.js';
-import { attempt, fmtMs, fmtRatio, requirePeer, runPeer, startBench, timeIt, type Stats, type TimeOptions } from './harness.js';
+import { attempt, fmtMs, fmtRatio, requirePeer, runPeer, startBench, timeIt, withPeerContention, type Stats, type TimeOptions } from './harness.js';
 
 const ctx = startBench('random');
 const { quick } = ctx.cli;
@@ -98,6 +98,7 @@ for (const t of THREADS) {
       ctx.log(`normal ${size}, ${t} thread(s): peers…`);
       peer = attempt(ctx, `peer normal ${size}`, () =>
         runPeer<PeerResult>(PY, { n, numpy: haveNumpy, torch: haveTorch }, { threads: t, timing: TIMING }));
+      if (peer) for (const key of ['numpy', 'numpyOut', 'torch64', 'torch32'] as const) peer[key] = withPeerContention(peer[key]) ?? undefined;
     }
     const thr = `${t} thr`;
     const note = (s: Stats) => `n=${s.samples.length}`;
