@@ -19,8 +19,8 @@ describe('random: Philox4x32-10 streams', () => {
   it('pins the normal stream bit-for-bit (the stream definition is a public contract)', () => {
     // Same values on every machine: the transcendental functions are the core's own.
     const z = random.normal({ seed: 5, stream: 6, offset: 7, length: 1000003 });
-    expect(z[12345]).toBe(1.3178084711501856);
-    expect(fnv1a(z)).toBe('bf0b336290bba0d9');
+    expect(z[12345]).toBe(1.3178081754885604);
+    expect(fnv1a(z)).toBe('1647668b8cc7f344');
   });
 
   it('any window of a stream equals the same slice of the whole stream', () => {

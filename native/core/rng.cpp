@@ -118,8 +118,16 @@ __attribute__((always_inline)) inline double to_unit(std::uint32_t hi, std::uint
   return (h * 4294967296.0 + l) * 0x1.0p-53;
 }
 
+// 1 + (52 random bits)·2^-52 in [1, 2), built in the exponent/mantissa bits.
+__attribute__((always_inline)) inline double unit_interval_plus_one(std::uint32_t hi, std::uint32_t lo) noexcept {
+  const std::uint64_t bits = 0x3FF0000000000000ull | ((std::uint64_t(hi) << 32 | lo) >> 12);
+  double m;
+  std::memcpy(&m, &bits, sizeof m);
+  return m;
+}
+
 // ln(u) for u in (0, 1], via u = 2^e · m, m in [√½, √2), ln m = 2 atanh(s), s = (m−1)/(m+1);
-// |s| <= 0.1716, so the odd series to s^21 is below 1 ulp. Only basic IEEE operations.
+// |s| <= 0.1716, so the odd series to s^19 leaves a truncation error below 1e-16 relative. Only basic IEEE operations.
 __attribute__((always_inline)) inline double log_unit_impl(double u) noexcept {
   std::uint64_t bits;
   std::memcpy(&bits, &u, sizeof bits);
@@ -135,8 +143,7 @@ __attribute__((always_inline)) inline double log_unit_impl(double u) noexcept {
   m = fold ? m * 0.5 : m;
   ed = fold ? ed + 1.0 : ed;
   double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-  double p = 1.0 / 21;
-  p = std::fma(p, s2, 1.0 / 19);
+  double p = 1.0 / 19;
   p = std::fma(p, s2, 1.0 / 17);
   p = std::fma(p, s2, 1.0 / 15);
   p = std::fma(p, s2, 1.0 / 13);
@@ -194,7 +201,8 @@ __attribute__((always_inline)) inline void sincos_2pi_impl(double u, double& s, 
 template <typename T, std::size_t PerBlock, typename Emit>
 void fill(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std::size_t n, T* out, Emit emit) {
   if (n == 0) return;
-  const std::uint64_t first_block = offset / PerBlock;
+  // Batches are aligned to multiples of kLanes blocks: the normal layout is defined per batch.
+  const std::uint64_t first_block = offset / PerBlock / kLanes * kLanes;
   const std::uint64_t last_block = (offset + n - 1) / PerBlock;
   const std::uint64_t nblocks = last_block - first_block + 1;
   const std::uint64_t nbatches = (nblocks + kLanes - 1) / kLanes;
@@ -282,15 +290,14 @@ void normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std:
                     double r[kLanes], sn[kLanes], cs[kLanes];
 #pragma omp simd
                     for (std::size_t j = 0; j < kLanes; ++j) {
-                      double u1 = 1.0 - to_unit(w0[j], w1[j]);  // (0, 1]: the log stays finite
+                      // 52-bit uniforms straight from the bits (1.m − 1), no int→double conversion
+                      const double u1 = 2.0 - unit_interval_plus_one(w0[j], w1[j]);  // (0, 1]
                       r[j] = std::sqrt(-2.0 * log_unit_impl(u1));
+                      sincos_2pi_impl(unit_interval_plus_one(w2[j], w3[j]) - 1.0, sn[j], cs[j]);
                     }
-#pragma omp simd
-                    for (std::size_t j = 0; j < kLanes; ++j) sincos_2pi_impl(to_unit(w2[j], w3[j]), sn[j], cs[j]);
-                    for (std::size_t j = 0; j < kLanes; ++j) {
-                      t[2 * j] = r[j] * cs[j];
-                      t[2 * j + 1] = r[j] * sn[j];
-                    }
+                    // the cosines of the batch's blocks, then their sines (no interleaving shuffle)
+                    for (std::size_t j = 0; j < kLanes; ++j) t[j] = r[j] * cs[j];
+                    for (std::size_t j = 0; j < kLanes; ++j) t[kLanes + j] = r[j] * sn[j];
                   });
 }
 

@@ -3,13 +3,15 @@
 // a stream is identical whatever the thread count, the chunking, or the device.
 //
 // Layout: key = (seed low 32 bits, seed high 32 bits); counter = (block low, block high,
-// stream low, stream high). Block b gives four 32-bit words:
+// stream low, stream high). Block b gives four 32-bit words w0..w3:
 //   bits    index i -> block i/4, word i%4
 //   uniform index i -> block i/2, words (0,1) or (2,3) -> 53-bit double in [0, 1)
-//   normal  index i -> block i/2, Box–Muller on (u1 from words 0,1; u2 from words 2,3):
-//           even i = r cos(2πu2), odd i = r sin(2πu2), r = sqrt(-2 ln(1 - u1))
-// The transcendental functions are the core's own (only +, −, ×, ÷, sqrt, compiled without FP
-// contraction), so the numbers are bit-identical on every IEEE-754 machine.
+//   normal  batches of 32 blocks give 64 draws: draw i is in batch B = i/64, j = i%64; with
+//           block b = 32·B + (j mod 32), u1 = 1 − U(w0,w1), u2 = U(w2,w3) (U: the top 52 bits of
+//           the 64-bit word pair as a fraction), r = sqrt(−2 ln u1), the draw is r·cos(2πu2) for
+//           j < 32 and r·sin(2πu2) for j ≥ 32 (Box–Muller; the two halves of a pair are 32 apart).
+// The transcendental functions are the core's own (only +, −, ×, ÷, sqrt, fma; no FP contraction),
+// so the numbers are bit-identical on every IEEE-754 machine.
 #pragma once
 #include <cstddef>
 #include <cstdint>
