@@ -17,9 +17,8 @@
  */
 
 import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { endianness } from 'node:os';
+import { ioError, writeFileAtomic, writeFileAtomicSync } from './atomic.js';
 import { SpeedlimitsError } from './errors.js';
 import { checkInteger } from './validate.js';
 
@@ -105,8 +104,6 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const ARRAY_ALIGN = 64;
 /** NumPy ≥ 1.23 leaves room in the header so the first axis can grow in place. */
 const GROWTH_AXIS_MAX_DIGITS = 21;
-/** Largest chunk handed to a single write call (Linux writes at most ~2 GiB per call). */
-const WRITE_CHUNK = 1 << 30;
 
 /** The internal [[TypedArrayName]] of a typed array (robust across realms), else undefined. */
 const typedArrayTag: (value: unknown) => string | undefined = (() => {
@@ -139,16 +136,6 @@ function formatError(fn: string, file: string | undefined, message: string, deta
   return new SpeedlimitsError('ERR_NPY_FORMAT', `${fn}: ${where}${message}`, file !== undefined ? { path: file, ...details } : details);
 }
 
-function ioError(fn: string, file: string, action: string, cause: unknown): SpeedlimitsError {
-  const c = cause as { message?: unknown; code?: unknown; syscall?: unknown } | null;
-  const reason = c && typeof c.message === 'string' ? c.message : String(cause);
-  const details: Record<string, unknown> = { path: file };
-  if (c && typeof c.code === 'string') details.errno = c.code;
-  if (c && typeof c.syscall === 'string') details.syscall = c.syscall;
-  const err = new SpeedlimitsError('ERR_IO', `${fn}: cannot ${action} '${file}': ${reason}`, details);
-  Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
-  return err;
-}
 
 function shapeRepr(shape: readonly number[]): string {
   if (shape.length === 0) return '()';
@@ -750,42 +737,6 @@ export function readNpySync(path: string): NpyArray {
   return decode('readNpySync', p, buf, isShared(buf));
 }
 
-function tempPathFor(target: string): string {
-  const abs = nodePath.resolve(target);
-  return nodePath.join(nodePath.dirname(abs), `.${nodePath.basename(abs)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-}
-
-/** fsync a directory so a rename into it is durable; not possible everywhere, so best effort. */
-function syncDirSync(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = fs.openSync(dir, 'r');
-    fs.fsyncSync(fd);
-  } catch {
-    // ignored: directories cannot be opened/fsynced on every platform
-  } finally {
-    if (fd !== undefined) {
-      try {
-        fs.closeSync(fd);
-      } catch {
-        // ignored
-      }
-    }
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  let fh: fs.promises.FileHandle | undefined;
-  try {
-    fh = await fs.promises.open(dir, 'r');
-    await fh.sync();
-  } catch {
-    // ignored: best effort
-  } finally {
-    await fh?.close().catch(() => undefined);
-  }
-}
-
 /**
  * Write a `.npy` file atomically: the bytes go to a temporary file in the same directory, which
  * is fsynced and then renamed over `path`, so readers see either the old file or the complete
@@ -805,33 +756,7 @@ export async function writeNpy(path: string, array: NpyInput): Promise<void> {
   const fn = 'writeNpy';
   const p = checkPath(fn, path);
   const a = checkInput(fn, array);
-  const chunks = [encodeHeader(a.dtype, a.shape), littleEndianBytes(a.data, a.dtype)];
-  const tmp = tempPathFor(p);
-  let fh: fs.promises.FileHandle;
-  try {
-    fh = await fs.promises.open(tmp, 'wx', 0o666);
-  } catch (e) {
-    throw ioError(fn, p, 'write', e);
-  }
-  try {
-    try {
-      for (const chunk of chunks) {
-        let off = 0;
-        while (off < chunk.length) {
-          const { bytesWritten } = await fh.write(chunk, off, Math.min(chunk.length - off, WRITE_CHUNK), null);
-          off += bytesWritten;
-        }
-      }
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, p);
-  } catch (e) {
-    await fs.promises.unlink(tmp).catch(() => undefined);
-    throw ioError(fn, p, 'write', e);
-  }
-  await syncDir(dirOf(p));
+  await writeFileAtomic(fn, p, [encodeHeader(a.dtype, a.shape), littleEndianBytes(a.data, a.dtype)]);
 }
 
 /**
@@ -851,39 +776,9 @@ export function writeNpySync(path: string, array: NpyInput): void {
   const fn = 'writeNpySync';
   const p = checkPath(fn, path);
   const a = checkInput(fn, array);
-  const chunks = [encodeHeader(a.dtype, a.shape), littleEndianBytes(a.data, a.dtype)];
-  const tmp = tempPathFor(p);
-  let fd: number;
-  try {
-    fd = fs.openSync(tmp, 'wx', 0o666);
-  } catch (e) {
-    throw ioError(fn, p, 'write', e);
-  }
-  try {
-    try {
-      for (const chunk of chunks) {
-        let off = 0;
-        while (off < chunk.length) off += fs.writeSync(fd, chunk, off, Math.min(chunk.length - off, WRITE_CHUNK));
-      }
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, p);
-  } catch (e) {
-    try {
-      fs.unlinkSync(tmp);
-    } catch {
-      // already gone
-    }
-    throw ioError(fn, p, 'write', e);
-  }
-  syncDirSync(dirOf(p));
+  writeFileAtomicSync(fn, p, [encodeHeader(a.dtype, a.shape), littleEndianBytes(a.data, a.dtype)]);
 }
 
-function dirOf(p: string): string {
-  return nodePath.dirname(nodePath.resolve(p));
-}
 
 // ---------------------------------------------------------------------------------------------
 // Conversion
