@@ -5,6 +5,7 @@
 import { buildInfo, backends, setThreads } from '../info.js';
 import { SpeedlimitsError } from '../errors.js';
 import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
+import { ntkCommand } from './ntk.js';
 import { w2Command } from './w2.js';
 
 export type { CliIO } from './args.js';
@@ -53,6 +54,7 @@ const COMMANDS: Record<string, Command> = {
     },
   },
   w2: w2Command,
+  ntk: ntkCommand,
 };
 
 function help(): string {
