@@ -317,6 +317,13 @@ describe('w2GaussianSamples', () => {
     expect(() => w2GaussianSamplesSync(x, x, { a: uniform(2) })).toThrow(/options\.a must have 3 entries/);
     expect(() => w2GaussianSamplesSync(cloud(1, 4, 1), x, { unbiased: true })).toThrow(/at least 2 points/);
   });
+  it('sync and async agree; can be aborted', async () => {
+    const x = cloud(8, 5000, 91, 3);
+    const y = cloud(9, 5000, 92, 3.1);
+    const r = await w2GaussianSamples(x, y);
+    expectClose([w2GaussianSamplesSync(x, y).w2sq], [r.w2sq], { rtol: 1e-13 });
+    await expect(w2GaussianSamples(x, y, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(AbortError);
+  });
 });
 
 describe('w2Exact1D', () => {

@@ -2,6 +2,7 @@
 // tr (C1^½ C2 C1^½)^½ = Σ √λ(C1 C2), and for any factor C1 = S Sᵀ the matrix Sᵀ C2 S has the
 // same non-zero eigenvalues as C1 C2, so no matrix square root is ever formed.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 #include <type_traits>
@@ -93,6 +94,7 @@ GaussianW2 w2_gaussian(std::size_t d, const double* m1, const double* C1, const 
 namespace {
 // Columns of P per chunk in the sample form: bounds the centred copies at (M + N)·kChunk.
 constexpr std::size_t kChunk = 256;  // (M + N)·kChunk doubles stay in cache between the two passes
+constexpr std::size_t kGroup = 8;    // chunks per parallel work item (fixed: results independent of threads)
 }  // namespace
 
 template <typename T>
@@ -114,40 +116,72 @@ GaussianW2 w2_gaussian_samples(const T* x, std::size_t M, const T* y, std::size_
     throw InvalidArgument("w2GaussianSamples: the unbiased covariance needs at least two points with weight in each cloud");
   const double s1 = unbiased ? 1.0 / (1.0 - a2) : 1.0, s2 = unbiased ? 1.0 / (1.0 - b2) : 1.0;
   const std::size_t pc = std::min(kChunk, std::max<std::size_t>(P, 1));
-  std::vector<double> xc(M * pc), yc(N * pc), mx(pc), my(pc), G(M * N, 0.0);
-  double tr1 = 0, tr2 = 0, mean_term = 0;
-  for (std::size_t p0 = 0; p0 < P; p0 += pc) {
-    control.check();
-    const std::size_t w = std::min(pc, P - p0);
-    // One pass over each cloud's chunk in main memory: copy it, then take the weighted mean
-    // and centre it while the copy is still in cache.
-    auto centre = [w, p0, P](const T* src, std::size_t rows, const double* wt, const double* swt, double* dst,
-                             double* mean, double& trace) {
-      std::fill(mean, mean + w, 0.0);
-      for (std::size_t i = 0; i < rows; ++i) {
-        const T* row = src + i * P + p0;
-        double* d = dst + i * w;
-        for (std::size_t k = 0; k < w; ++k) {
-          d[k] = static_cast<double>(row[k]);
-          mean[k] += wt[i] * d[k];
-        }
+  // Chunks are processed in fixed groups, in parallel; each group's partial sums are combined in
+  // group order afterwards, so the result does not depend on the thread count. The small GEMMs
+  // inside the parallel region use the builtin kernels (single-threaded there), never a
+  // multithreaded BLAS from several threads at once.
+  const std::size_t nchunks = (P + pc - 1) / pc;
+  const std::size_t ngroups = (nchunks + kGroup - 1) / kGroup;
+  struct Partial {
+    std::vector<double> G;
+    double tr1 = 0, tr2 = 0, mean_term = 0;
+  };
+  std::vector<Partial> parts(ngroups);
+  std::atomic<bool> aborted{false};
+#pragma omp parallel num_threads(get_threads()) if (ngroups > 1)
+  {
+    std::vector<double> xc(M * pc), yc(N * pc), mx(pc), my(pc);
+#pragma omp for schedule(dynamic)
+    for (std::ptrdiff_t g = 0; g < static_cast<std::ptrdiff_t>(ngroups); ++g) {
+      if (control.aborted()) {
+        aborted.store(true);
+        continue;
       }
-      for (std::size_t i = 0; i < rows; ++i) {
-        double* d = dst + i * w;
-        double t = 0;
-        for (std::size_t k = 0; k < w; ++k) {
-          d[k] = swt[i] * (d[k] - mean[k]);
-          t += d[k] * d[k];
-        }
-        trace += t;
+      Partial& part = parts[static_cast<std::size_t>(g)];
+      part.G.assign(M * N, 0.0);
+      const std::size_t c1 = std::min(nchunks, (static_cast<std::size_t>(g) + 1) * kGroup);
+      for (std::size_t c = static_cast<std::size_t>(g) * kGroup; c < c1; ++c) {
+        const std::size_t p0 = c * pc, w = std::min(pc, P - p0);
+        // One pass over each cloud's chunk in main memory: copy it, then take the weighted mean
+        // and centre it while the copy is still in cache.
+        auto centre = [w, p0, P](const T* src, std::size_t rows, const double* wt, const double* swt, double* dst,
+                                 double* mean, double& trace) {
+          std::fill(mean, mean + w, 0.0);
+          for (std::size_t i = 0; i < rows; ++i) {
+            const T* row = src + i * P + p0;
+            double* d = dst + i * w;
+            for (std::size_t k = 0; k < w; ++k) {
+              d[k] = static_cast<double>(row[k]);
+              mean[k] += wt[i] * d[k];
+            }
+          }
+          for (std::size_t i = 0; i < rows; ++i) {
+            double* d = dst + i * w;
+            double t = 0;
+            for (std::size_t k = 0; k < w; ++k) {
+              d[k] = swt[i] * (d[k] - mean[k]);
+              t += d[k] * d[k];
+            }
+            trace += t;
+          }
+        };
+        centre(x, M, a, sa.data(), xc.data(), mx.data(), part.tr1);
+        centre(y, N, b, sb.data(), yc.data(), my.data(), part.tr2);
+        for (std::size_t k = 0; k < w; ++k) part.mean_term += (mx[k] - my[k]) * (mx[k] - my[k]);
+        linalg::builtin::gemm(Trans::No, Trans::Yes, M, N, w, 1.0, xc.data(), w, yc.data(), w, 1.0, part.G.data(), N);
       }
-    };
-    centre(x, M, a, sa.data(), xc.data(), mx.data(), tr1);
-    centre(y, N, b, sb.data(), yc.data(), my.data(), tr2);
-    for (std::size_t k = 0; k < w; ++k) mean_term += (mx[k] - my[k]) * (mx[k] - my[k]);
-    linalg::gemm(Trans::No, Trans::Yes, M, N, w, 1.0, xc.data(), w, yc.data(), w, 1.0, G.data(), N);
-    control.report(static_cast<double>(p0 + w) / static_cast<double>(P));
+    }
   }
+  if (aborted.load()) throw Aborted();
+  std::vector<double> G(M * N, 0.0);
+  double tr1 = 0, tr2 = 0, mean_term = 0;
+  for (const Partial& part : parts) {
+    for (std::size_t q = 0; q < M * N; ++q) G[q] += part.G[q];
+    tr1 += part.tr1;
+    tr2 += part.tr2;
+    mean_term += part.mean_term;
+  }
+  control.report(1.0);
   // Nuclear norm of G: Σ √λ(G Gᵀ) on the smaller side.
   const bool rows = M <= N;
   const std::size_t k = rows ? M : N;
