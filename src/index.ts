@@ -28,3 +28,7 @@ export {
   ntk, ntkSync, ntkAnalytic, ntkAnalyticSync, spectrum, spectrumSync, powerLawFit, fitExponents,
   type NtkOptions, type AnalyticKernels, type Spectrum, type PowerLawFit, type SpectralExponents,
 } from './ntk.js';
+export {
+  train, trainSync, mergeHistories, geometricSteps, TrainAbortError, TRAIN_METHODS,
+  type TrainMethod, type TrainData, type TrainInit, type TrainOptions, type TrainHistory, type ReplicaSeries, type MeanSeries,
+} from './dynamics.js';

@@ -103,6 +103,8 @@ export interface NativeBinding {
   emd<A extends boolean>(
     C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeEmd>;
+  /** Ensemble training (src/dynamics.ts builds and validates the options object). */
+  train<A extends boolean>(spec: NativeNetSpec, x: F64, y: F64, n: number, options: Record<string, unknown>, async: A): Ret<A, unknown>;
 }
 
 /** A validated network spec as the core takes it (see src/nets.ts). */

@@ -97,11 +97,42 @@ constexpr std::size_t kChunk = 256;  // (M + N)·kChunk doubles stay in cache be
 constexpr std::size_t kGroup = 8;    // chunks per parallel work item (fixed: results independent of threads)
 }  // namespace
 
+// Weighted mean and covariance (P×P, scaled by `scale`) of a cloud: the covariance form used
+// when the dimension is below the number of points.
+template <typename T>
+void cloud_moments(const T* x, std::size_t M, std::size_t P, const double* a, double scale, std::vector<double>& mean,
+                   std::vector<double>& cov) {
+  mean.assign(P, 0.0);
+  for (std::size_t i = 0; i < M; ++i)
+    for (std::size_t k = 0; k < P; ++k) mean[k] += a[i] * static_cast<double>(x[i * P + k]);
+  std::vector<double> xc(M * P);
+  for (std::size_t i = 0; i < M; ++i) {
+    const double s = std::sqrt(a[i]);
+    for (std::size_t k = 0; k < P; ++k) xc[i * P + k] = s * (static_cast<double>(x[i * P + k]) - mean[k]);
+  }
+  cov.assign(P * P, 0.0);
+  linalg::syrk(Uplo::Lower, Trans::Yes, P, M, scale, xc.data(), P, 0.0, cov.data(), P);
+  linalg::symmetrize(Uplo::Lower, P, cov.data(), P);
+}
+
 template <typename T>
 GaussianW2 w2_gaussian_samples(const T* x, std::size_t M, const T* y, std::size_t N, std::size_t P,
                                const double* a, const double* b, bool unbiased, const Control& control) {
   GaussianW2 r;
   if (M == 0 || N == 0) throw InvalidArgument("w2GaussianSamples: both clouds need at least one point");
+  if (P < std::min(M, N) && P <= 4096) {
+    // Fewer dimensions than points: the P×P covariances are the smaller problem (same value).
+    double a2 = 0, b2 = 0;
+    for (std::size_t i = 0; i < M; ++i) a2 += a[i] * a[i];
+    for (std::size_t j = 0; j < N; ++j) b2 += b[j] * b[j];
+    if (unbiased && (a2 >= 1 - 1e-15 || b2 >= 1 - 1e-15))
+      throw InvalidArgument("w2GaussianSamples: the unbiased covariance needs at least two points with weight in each cloud");
+    std::vector<double> m1, C1, m2, C2;
+    cloud_moments(x, M, P, a, unbiased ? 1.0 / (1.0 - a2) : 1.0, m1, C1);
+    cloud_moments(y, N, P, b, unbiased ? 1.0 / (1.0 - b2) : 1.0, m2, C2);
+    control.report(1.0);
+    return w2_gaussian(P, m1.data(), C1.data(), m2.data(), C2.data());
+  }
   std::vector<double> sa(M), sb(N);
   double a2 = 0, b2 = 0;
   for (std::size_t i = 0; i < M; ++i) {

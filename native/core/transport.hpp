@@ -75,7 +75,8 @@ GaussianW2 w2_gaussian(std::size_t d, const double* m1, const double* C1, const 
 // Sample form: the Gaussian moments of the clouds x (M×P, weights a) and y (N×P, weights b),
 // covariance normalised by the weight sum (unbiased: divided by 1 − Σw² instead). The trace of
 // the cross term is the nuclear norm of the weighted, centred M×N cross-Gram, accumulated over
-// chunks of P, so no P×P matrix is formed.
+// chunks of P, so no P×P matrix is formed. When P is below both point counts (and ≤ 4096) the
+// P×P covariances are the smaller problem and the full-rank form above is used instead.
 template <typename T>
 GaussianW2 w2_gaussian_samples(const T* x, std::size_t M, const T* y, std::size_t N, std::size_t P,
                                const double* a, const double* b, bool unbiased, const Control& control);
