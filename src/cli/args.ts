@@ -7,6 +7,8 @@
 export interface CliIO {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** True when `err` is a terminal (progress bars redraw in place); default false. */
+  isTTY?: boolean;
 }
 
 /** A subcommand. */

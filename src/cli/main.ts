@@ -6,6 +6,7 @@ import { buildInfo, backends, setThreads } from '../info.js';
 import { SpeedlimitsError } from '../errors.js';
 import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
 import { ntkCommand } from './ntk.js';
+import { trainCommand } from './train.js';
 import { w2Command } from './w2.js';
 
 export type { CliIO } from './args.js';
@@ -55,6 +56,7 @@ const COMMANDS: Record<string, Command> = {
   },
   w2: w2Command,
   ntk: ntkCommand,
+  train: trainCommand,
 };
 
 function help(): string {
@@ -79,7 +81,7 @@ function help(): string {
  * Run the CLI. Returns the exit code (0 ok, 1 failure, 2 usage error).
  * @example process.exitCode = await main(process.argv.slice(2));
  */
-export async function main(argv: string[], io: CliIO = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
+export async function main(argv: string[], io: CliIO = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), isTTY: process.stderr.isTTY === true }): Promise<number> {
   const [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
     io.out(help());

@@ -6,27 +6,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeTextAtomic } from '../atomic.js';
-import { createNetwork, type NetSpec } from '../nets.js';
+import { createNetwork } from '../nets.js';
 import { fitExponents, ntk, ntkAnalytic, spectrum } from '../ntk.js';
-import { npyToMatrix, readNpy, writeNpy } from '../npy.js';
-import * as random from '../random.js';
+import { writeNpy } from '../npy.js';
 import type { Matrix } from '../matrix.js';
-import { numberFlag, parseArgs, UsageError, type CliIO, type Command } from './args.js';
-
-const ACTS = ['relu', 'erf', 'tanh', 'linear', 'gelu'] as const;
-
-/** Synthetic inputs x ~ N(0, I) and a linear teacher y = x·w/√d (w ~ N(0, I)), from the engine stream. */
-function synthetic(n: number, d: number, seed: number): { x: Matrix; y: Float64Array } {
-  const x = { data: random.normal({ seed, stream: 1, length: n * d }), rows: n, cols: d };
-  const w = random.normal({ seed, stream: 2, length: d });
-  const y = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let s = 0;
-    for (let k = 0; k < d; k++) s += x.data[i * d + k] * w[k];
-    y[i] = s / Math.sqrt(d);
-  }
-  return { x, y };
-}
+import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
+import { MODEL_FLAGS, modelAndData } from './common.js';
 
 export const ntkCommand: Command = {
   summary: 'NTK at initialisation, its spectrum and power-law exponents (writes .npy and JSON)',
@@ -34,42 +19,10 @@ export const ntkCommand: Command = {
     'speedlimits ntk [--model fcn|cnn] [--data synthetic|X.npy] [--labels y.npy] [--n N] [--dim D] [--input-shape C,H,W] ' +
     '[--width W] [--depth L] [--activation relu|erf|tanh|linear|gelu] [--analytic] [--seed S] [--out DIR] [--json]',
   async run(args: string[], io: CliIO): Promise<number> {
-    const parsed = parseArgs(args, ['json', 'analytic', 'help'], ['model', 'data', 'labels', 'n', 'dim', 'input-shape', 'width', 'depth', 'activation', 'seed', 'out']);
+    const parsed = parseArgs(args, ['json', 'analytic', 'help'], [...MODEL_FLAGS, 'out']);
     if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
-    const model = String(parsed.flags.get('model') ?? 'fcn');
-    if (model !== 'fcn' && model !== 'cnn') throw new UsageError(`--model must be fcn or cnn, got '${model}'`);
-    const activation = String(parsed.flags.get('activation') ?? 'relu') as (typeof ACTS)[number];
-    if (!ACTS.includes(activation)) throw new UsageError(`--activation must be one of ${ACTS.join(', ')}, got '${activation}'`);
-    const isInt = (v: number) => Number.isInteger(v) && v >= 1;
-    const n = numberFlag(parsed, 'n', isInt, 'a positive integer') ?? 256;
-    const width = numberFlag(parsed, 'width', isInt, 'a positive integer') ?? 512;
-    const depth = numberFlag(parsed, 'depth', isInt, 'a positive integer') ?? 2;
-    const seed = numberFlag(parsed, 'seed', (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer') ?? 0;
     const out = String(parsed.flags.get('out') ?? './speedlimits-ntk');
-    let shape: [number, number, number] = [3, 8, 8];
-    if (parsed.flags.has('input-shape')) {
-      const parts = String(parsed.flags.get('input-shape')).split(',').map(Number);
-      if (parts.length !== 3 || !parts.every(isInt)) throw new UsageError(`--input-shape must be C,H,W, got '${String(parsed.flags.get('input-shape'))}'`);
-      shape = parts as [number, number, number];
-    }
-    const data = String(parsed.flags.get('data') ?? 'synthetic');
-    let x: Matrix;
-    let y: Float64Array | undefined;
-    if (data === 'synthetic') {
-      const dim = numberFlag(parsed, 'dim', isInt, 'a positive integer') ?? (model === 'fcn' ? 32 : shape[0] * shape[1] * shape[2]);
-      ({ x, y } = synthetic(n, model === 'cnn' ? shape[0] * shape[1] * shape[2] : dim, seed));
-    } else {
-      x = npyToMatrix(await readNpy(data));
-      if (parsed.flags.has('labels')) {
-        const lab = npyToMatrix(await readNpy(String(parsed.flags.get('labels'))));
-        if (lab.rows !== x.rows || lab.cols !== 1) throw new UsageError(`--labels must hold ${x.rows} values (one per row of ${data}), got ${lab.rows}x${lab.cols}`);
-        y = lab.data;
-      }
-    }
-    const widths = Array.from({ length: depth }, () => width);
-    const spec: NetSpec = model === 'fcn'
-      ? { type: 'fcn', inputDim: x.cols, widths, outputDim: 1, activation, sigmaW: activation === 'relu' ? Math.SQRT2 : 1, sigmaB: 0.1 }
-      : { type: 'cnn', inputShape: shape, channels: widths, outputDim: 1, activation, sigmaW: activation === 'relu' ? Math.SQRT2 : 1, sigmaB: 0.1 };
+    const { model, activation, width, depth, seed, spec, x, y } = await modelAndData(parsed, { n: 256, width: 512, depth: 2 });
     const started = performance.now();
     let K: Matrix;
     if (parsed.flags.has('analytic')) {
