@@ -32,3 +32,8 @@ export {
   train, trainSync, mergeHistories, geometricSteps, TrainAbortError, TRAIN_METHODS,
   type TrainMethod, type TrainData, type TrainInit, type TrainOptions, type TrainHistory, type ReplicaSeries, type MeanSeries,
 } from './dynamics.js';
+export {
+  analyticEfficiency, linearDynamics, powerLawPlateau, regimeBoundaries,
+  type AnalyticEfficiencyOptions, type SpeedLimitSeries, type GradientFlowSeries, type LangevinSeries, type DiscreteSeries,
+  type PowerLawPlateau, type RegimeBoundaries, type LinearDynamicsOptions, type LinearDynamicsResult, type LinearTrajectory,
+} from './speedlimit.js';

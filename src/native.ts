@@ -100,6 +100,18 @@ export interface NativeBinding {
   fitAlphaBeta(values: F64, projections: F64, k1: number, k2: number): {
     alpha: NativePowerLawFit; beta: NativePowerLawFit; betaResidual: NativePowerLawFit; nu: number; scalingRegime: boolean;
   };
+  analyticEfficiency(
+    eigenvalues: F64, residuals: F64 | null, offsets2: F64 | null, times: F64,
+    options: NativeThermoOptions & { nullDirections: number },
+  ): NativeThermoSeries;
+  linearDynamics(
+    J: F64 | null, K: F64 | null, n: number, P: number, y: F64, theta0: F64 | null, f0: F64 | null, times: F64,
+    options: NativeThermoOptions,
+  ): NativeLinearDynamics;
+  powerLawPlateau(alpha: number, beta: number): { value: number; applies: boolean; nu: number; regime: string; decayExponent: number };
+  regimeBoundaries(lambdaMax: number, lambdaMin: number, eta: number): {
+    earlyEnd: number; saturationStart: number; tauSaturation: number; decades: number;
+  };
   emd<A extends boolean>(
     C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeEmd>;
@@ -190,6 +202,56 @@ export interface NativeExact1D {
   rows?: Int32Array;
   cols?: Int32Array;
   mass?: Float64Array;
+}
+
+/** Scalar options of the closed-form speed-limit calls (native/core/thermo.hpp). */
+export interface NativeThermoOptions {
+  eta: number;
+  temperature: number;
+  gamma: number;
+  sigma0: number;
+  discrete: boolean;
+  pathLength: boolean;
+}
+
+/** ℓ(t), W2²/ℓ², ℓ²/(t·work): present with pathLength. */
+export interface NativePathSplit {
+  pathLength?: F64;
+  straightness?: F64;
+  uniformity?: F64;
+}
+
+export interface NativeThermoSeries {
+  times: F64;
+  gradientFlow: { efficiency: F64; w2sq: F64; dissipation: F64; lossDrop: F64; loss: F64 } & NativePathSplit;
+  langevin?: {
+    efficiency: F64; w2sq: F64; entropyProduction: F64; heat: F64; systemEntropy: F64; rate: F64; loss: F64;
+    totalEntropyProduction: number;
+  } & NativePathSplit;
+  discrete?: {
+    displacement: F64; stepSum: F64; lossDrop: F64; loss: F64; efficiencyKinetic: F64; efficiencyLoss: F64; stable: boolean;
+  };
+}
+
+/** Row-major times × size moments (mean only when J was given). */
+export interface NativeTrajectory {
+  mean?: F64;
+  residual: F64;
+  variance: F64;
+  nullVariance: F64;
+}
+
+export interface NativeLinearDynamics {
+  series: NativeThermoSeries;
+  eigenvalues: F64;
+  rank: number;
+  hessian: F64;
+  offsets: F64;
+  nullDirections: number;
+  nullOffsetSquared: number;
+  lossMin: number;
+  continuous: NativeTrajectory;
+  gd?: NativeTrajectory;
 }
 
 /** The package root (where package.json and build/ live), found from this file's location. */

@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   speedlimits::glue::register_emd(env, exports);
   speedlimits::glue::register_nets(env, exports);
   speedlimits::glue::register_spectral(env, exports);
+  speedlimits::glue::register_thermo(env, exports);
   speedlimits::glue::register_dynamics(env, exports);
   return exports;
 }

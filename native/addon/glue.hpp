@@ -102,6 +102,7 @@ void register_transport(Napi::Env env, Napi::Object exports);
 void register_emd(Napi::Env env, Napi::Object exports);
 void register_nets(Napi::Env env, Napi::Object exports);
 void register_spectral(Napi::Env env, Napi::Object exports);
+void register_thermo(Napi::Env env, Napi::Object exports);
 void register_dynamics(Napi::Env env, Napi::Object exports);
 
 }  // namespace speedlimits::glue
