@@ -37,3 +37,21 @@ export {
   type AnalyticEfficiencyOptions, type SpeedLimitSeries, type GradientFlowSeries, type LangevinSeries, type DiscreteSeries,
   type PowerLawPlateau, type RegimeBoundaries, type LinearDynamicsOptions, type LinearDynamicsResult, type LinearTrajectory,
 } from './speedlimit.js';
+export {
+  measuredEfficiency, locateRegimes, type MeasuredEfficiency, type Regimes, type RegimeSpan,
+} from './measured.js';
+export { syntheticPowerLawTask, type SyntheticTask, type SyntheticTaskOptions } from './synthetic.js';
+export { study, findings, type StudyOptions, type StudyResult, type StudyData } from './study.js';
+export {
+  linePlot, renderReport, toCsv, writeReportFiles, formatNumber, escapeXml,
+  type LinePlotOptions, type PlotSeries, type PlotAnnotation, type AxisScale, type SeriesStyle,
+  type ReportOptions, type ReportSection, type ReportTable, type CsvOptions,
+} from './report/index.js';
+export { studyReportFiles, studyHtml, studyJson, studySeries } from './report/study-report.js';
+export {
+  readIdx, parseIdx, encodeIdx, findFashionMnistDir, loadFashionMnist, loadCifar10,
+  selectClasses, standardize, labelsToTargets,
+  FASHION_MNIST_CLASSES, CIFAR10_CLASSES, CIFAR10_RECORD_BYTES, IDX_TYPE_CODES,
+  type IdxArray, type IdxData, type IdxType, type FashionMnistOptions, type Cifar10Options,
+  type LabeledImages, type SelectOptions, type StandardizeOptions,
+} from './data/index.js';

@@ -6,6 +6,7 @@ import { buildInfo, backends, setThreads } from '../info.js';
 import { SpeedlimitsError } from '../errors.js';
 import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
 import { ntkCommand } from './ntk.js';
+import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { w2Command } from './w2.js';
 
@@ -19,6 +20,7 @@ function table(rows: [string, string][]): string {
 }
 
 const COMMANDS: Record<string, Command> = {
+  run: runCommand,
   info: {
     summary: 'show the build: BLAS backend, threads, SIMD, CUDA',
     usage: 'speedlimits info [--json] [--threads N]',
