@@ -31,7 +31,7 @@ export interface StudyOptions extends LongRunOptions {
   model?: 'fcn' | 'cnn';
   /** Hidden width (FCN) or channels (CNN). Default 128 (FCN), 32 (CNN). */
   width?: number;
-  /** Hidden layers. Default 2 (FCN), 2 (CNN). */
+  /** Hidden layers. Default 2. 0 gives the linear model f = Wx + b (the linearisation is then exact). */
   depth?: number;
   /** Training samples. Default 256 (synthetic), 256 (images). */
   n?: number;
@@ -45,8 +45,12 @@ export interface StudyOptions extends LongRunOptions {
   lr?: number;
   /** Temperature of the Langevin ensemble. Default 0.05·L0/n (equilibrium excess loss ≈ 2.5 % of L0). */
   temperature?: number;
-  /** Readout layer at initialisation: 'zero' (default; f(θ0) = 0, the residual is the task) or 'random' (net.init). */
-  readout?: 'zero' | 'random';
+  /**
+   * How the random initial function is handled: 'centered' (default; train f(θ) − f(θ0), i.e.
+   * targets y + f(θ0), so the initial residual is the task), 'zero' (zero readout at init: f(θ0) = 0
+   * but the NTK has rank ≤ width + 1) or 'random' (as drawn; the residual includes f(θ0)).
+   */
+  readout?: 'centered' | 'zero' | 'random';
   /** Spread σ0 of the ensembles around the common initialisation. Default 0.01. */
   sigma0?: number;
   seed?: number;
@@ -57,7 +61,7 @@ export interface StudyOptions extends LongRunOptions {
 export interface StudyResult {
   options: {
     data: StudyData; model: 'fcn' | 'cnn'; width: number; depth: number; n: number; classes: number[] | null; replicas: number;
-    steps: number; lr: number; temperature: number; sigma0: number; seed: number; readout: 'zero' | 'random';
+    steps: number; lr: number; temperature: number; sigma0: number; seed: number; readout: 'centered' | 'zero' | 'random';
   };
   dataset: { name: string; n: number; inputShape: number[]; outputs: number; source: string };
   network: { spec: NetSpec; numParams: number };
@@ -127,12 +131,12 @@ export async function study(options?: StudyOptions): Promise<StudyResult> {
   const data = o.data === undefined ? 'synthetic' : checkEnum(fn, 'options.data', o.data, ['synthetic', 'fashion-mnist', 'cifar10'] as const);
   const model = o.model === undefined ? 'fcn' : checkEnum(fn, 'options.model', o.model, ['fcn', 'cnn'] as const);
   const width = o.width === undefined ? (model === 'fcn' ? 128 : 32) : checkInteger(fn, 'options.width', o.width, 1, 1 << 16);
-  const depth = o.depth === undefined ? 2 : checkInteger(fn, 'options.depth', o.depth, 1, 64);
+  const depth = o.depth === undefined ? 2 : checkInteger(fn, 'options.depth', o.depth, 0, 64);
   const n = o.n === undefined ? 256 : checkInteger(fn, 'options.n', o.n, 8, 60000);
   const replicas = o.replicas === undefined ? 8 : checkInteger(fn, 'options.replicas', o.replicas, 2, 4096);
   const steps = o.steps === undefined ? 2000 : checkInteger(fn, 'options.steps', o.steps, 10);
   const seed = o.seed === undefined ? 0 : checkInteger(fn, 'options.seed', o.seed, 0);
-  const readout = o.readout === undefined ? 'zero' : checkEnum(fn, 'options.readout', o.readout, ['zero', 'random'] as const);
+  const readout = o.readout === undefined ? 'centered' : checkEnum(fn, 'options.readout', o.readout, ['centered', 'zero', 'random'] as const);
   const sigma0 = o.sigma0 === undefined ? 0.01 : checkNumberInRange(fn, 'options.sigma0', o.sigma0, { min: 0, exclusiveMin: true });
   if (o.classes !== undefined && (!Array.isArray(o.classes) || o.classes.length < 2))
     throw new TypeError(`${fn}: options.classes must be an array of at least two class labels, got ${describeValue(o.classes)}`);
@@ -155,11 +159,17 @@ export async function study(options?: StudyOptions): Promise<StudyResult> {
     : { type: 'cnn', inputShape: d.shape as [number, number, number], channels: Array(depth).fill(width), outputDim: k, activation: 'relu', sigmaW, sigmaB: 0.1 };
   const net = createNetwork(spec);
   const theta0 = net.init({ seed, stream: 0 });
-  // Zero readout (default): f(θ0) = 0, so the initial residual is −y and its spectrum is the
-  // task's. A random readout adds the random initial function to the residual, whose power per
-  // mode follows the kernel itself (β ≈ α > 1: the non-optimal side of THEORY.md §3.2).
+  // The initial function f(θ0) is random; left in the residual, its power per mode follows the
+  // kernel itself (β ≈ α > 1: the non-optimal side of THEORY.md §3.2) and hides the task.
+  // 'centered' (default) trains the centred network f(θ) − f(θ0), i.e. targets y + f(θ0), so the
+  // initial residual is the task's −y with the full NTK; 'zero' zeroes the readout (f(θ0) = 0,
+  // but the NTK at init then has rank ≤ width + 1); 'random' keeps everything as drawn.
   if (readout === 'zero')
     for (const t of net.layout) if (t.name === 'W_out' || t.name === 'b_out') theta0.fill(0, t.offset, t.offset + t.size);
+  if (readout === 'centered') {
+    const f0 = net.forward(theta0, d.x);
+    for (let i = 0; i < f0.data.length; i++) d.Y.data[i] += f0.data[i];
+  }
   clock('data', t0);
   aborted();
 

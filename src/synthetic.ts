@@ -14,9 +14,9 @@ export interface SyntheticTaskOptions {
   dim?: number;
   /** Input covariance λ_k ∝ k^(−capacity) (default 1.5). */
   capacity?: number;
-  /** Teacher label power per direction λ_k w_k² ∝ k^(−1−source) (default −1: equal power per input direction). */
+  /** Teacher label power per direction λ_k w_k² ∝ k^(−1−source) (default −0.5). */
   source?: number;
-  /** Label noise standard deviation, relative to the unit-variance teacher (default 0.5). */
+  /** Label noise standard deviation, relative to the unit-variance teacher (default 0.1). */
   noise?: number;
   seed?: number;
 }
@@ -42,8 +42,8 @@ export function syntheticPowerLawTask(options?: SyntheticTaskOptions): Synthetic
   const n = o.n === undefined ? 256 : checkInteger(fn, 'options.n', o.n, 2);
   const d = o.dim === undefined ? 64 : checkInteger(fn, 'options.dim', o.dim, 1);
   const a = o.capacity === undefined ? 1.5 : checkNumberInRange(fn, 'options.capacity', o.capacity, { min: 0, max: 8 });
-  const b = o.source === undefined ? -1 : checkNumberInRange(fn, 'options.source', o.source, { min: -1, max: 8 });
-  const noise = o.noise === undefined ? 0.5 : checkNumberInRange(fn, 'options.noise', o.noise, { min: 0 });
+  const b = o.source === undefined ? -0.5 : checkNumberInRange(fn, 'options.source', o.source, { min: -1, max: 8 });
+  const noise = o.noise === undefined ? 0.1 : checkNumberInRange(fn, 'options.noise', o.noise, { min: 0 });
   const seed = o.seed === undefined ? 0 : checkInteger(fn, 'options.seed', o.seed, 0);
   const lam = new Float64Array(d);
   for (let k = 0; k < d; k++) lam[k] = Math.pow(k + 1, -a);

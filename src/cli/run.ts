@@ -27,11 +27,13 @@ export const runCommand: Command = {
     if (model !== 'fcn' && model !== 'cnn') throw new UsageError(`--model must be fcn or cnn, got '${model}'`);
     const positive = (v: number) => Number.isFinite(v) && v > 0;
     const o: StudyOptions = { data, model };
-    const ints = ['width', 'depth', 'n', 'replicas', 'steps'] as const;
+    const ints = ['width', 'n', 'replicas', 'steps'] as const;
     for (const name of ints) {
       const v = numberFlag(parsed, name, isPositiveInt, 'a positive integer');
       if (v !== undefined) o[name] = v;
     }
+    const depth = numberFlag(parsed, 'depth', (v) => Number.isInteger(v) && v >= 0, 'an integer >= 0');
+    if (depth !== undefined) o.depth = depth;
     const lr = numberFlag(parsed, 'lr', positive, 'a number > 0');
     if (lr !== undefined) o.lr = lr;
     const temperature = numberFlag(parsed, 'temperature', positive, 'a number > 0');

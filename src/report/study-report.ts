@@ -135,7 +135,8 @@ export function studyHtml(s: StudyResult, meta: Record<string, unknown> = {}): s
       id: 'setup', heading: 'Setup',
       text: `${s.dataset.name}: ${s.dataset.n} samples, input shape ${s.dataset.inputShape.join('×')}, ${s.dataset.outputs} output(s). ` +
         `${s.options.model.toUpperCase()} with ${s.options.depth} hidden layers of width ${s.options.width} (ReLU, NTK parameterisation), P = ${s.network.numParams} parameters. ` +
-        `Loss L = ½ Σ (f − y)² (summed); one gradient step is one unit of time. Both ensembles start at θ0 + σ0·ξ around one initialisation (readout ${s.options.readout}).`,
+        `Loss L = ½ Σ (f − y)² (summed); one gradient step is one unit of time. Both ensembles start at θ0 + σ0·ξ around one initialisation` +
+        (s.options.readout === 'centered' ? '; the network is centred (targets y + f(θ0)), so the initial residual is the task.' : s.options.readout === 'zero' ? ' with a zero readout (f(θ0) = 0).' : ' as drawn (the residual includes the random initial function).'),
       table: {
         columns: ['quantity', 'value'],
         rows: [
@@ -179,9 +180,10 @@ export function studyHtml(s: StudyResult, meta: Record<string, unknown> = {}): s
     {
       id: 'efficiency', heading: 'Speed-limit efficiency 𝓔(t)',
       text: '𝓔 = W2²(p0, pt) / (t · η T Σ_t) ∈ [0, 1]; for gradient descent η T Σ → η·(L0 − Lt) (𝓔_loss) or Σ|Δθ|² (𝓔_kin). ' +
+        'The measured Langevin 𝓔 uses the Bures W2² of Gaussian fits to the replicas, which is biased upward when P ≫ replicas (values above 1 at early times are this bias; the plot is cut at 1.5). ' +
         'Markers: the regimes located on the measured GD curve (optimal: the longest stretch with |d ln𝓔/d ln t| ≤ 0.15 once τ = ηλ₁t ≥ 10, i.e. after theory\'s early regime; early non-optimal: earlier times below 75 % of that level).',
       plots: [linePlot({
-        id: 'plot-efficiency', title: 'Efficiency 𝓔(t)', xLabel: 'step t', yLabel: '𝓔', xScale: 'log', yScale: 'linear',
+        id: 'plot-efficiency', title: 'Efficiency 𝓔(t)', xLabel: 'step t', yLabel: '𝓔', xScale: 'log', yScale: 'linear', yDomain: [0, 1.5],
         series: [
           series('GD 𝓔_loss (measured)', t, c.efficiency.gd_loss_measured), series('GD 𝓔_kin (measured)', t, c.efficiency.gd_kinematic_measured, 'points'),
           series('GD (linearised)', t, c.efficiency.gd_loss_linearised, 'dashed'), series('gradient flow (linearised)', t, c.efficiency.gradient_flow_linearised, 'dashed'),
