@@ -34,7 +34,7 @@ describe('speedlimits CLI', () => {
 
   it('--help, --version, command help', async () => {
     expect((await cli('--help')).out).toMatch(/Usage: speedlimits <command>/);
-    expect((await cli()).out).toMatch(/Commands:\n\s+info/);
+    expect((await cli()).out).toMatch(/Commands:\n\s+run .*main job[\s\S]*\n\s+info/);
     expect((await cli('--version')).out.trim()).toBe(buildInfo().version);
     expect((await cli('info', '--help')).out).toMatch(/Usage: speedlimits info/);
   });
