@@ -54,7 +54,7 @@ export interface StudyOptions extends LongRunOptions {
   /** Spread σ0 of the ensembles around the common initialisation. Default 0.01. */
   sigma0?: number;
   seed?: number;
-  /** Called with (fraction of the whole study, stage name). */
+  /** Called with (fraction of the whole study, stage name); `onProgress` gets the fraction alone. */
   onStage?: (fraction: number, stage: string) => void;
 }
 
@@ -141,7 +141,10 @@ export async function study(options?: StudyOptions): Promise<StudyResult> {
   if (o.classes !== undefined && (!Array.isArray(o.classes) || o.classes.length < 2))
     throw new TypeError(`${fn}: options.classes must be an array of at least two class labels, got ${describeValue(o.classes)}`);
   if (o.onStage !== undefined && typeof o.onStage !== 'function') throw new TypeError(`${fn}: options.onStage must be a function`);
-  const stage = (f: number, s: string) => o.onStage?.(f, s);
+  const stage = (f: number, s: string) => {
+    o.onStage?.(f, s);
+    o.onProgress?.(f);
+  };
   const timings: Record<string, number> = {};
   const clock = (name: string, t0: number) => (timings[name] = (performance.now() - t0) / 1000);
   const aborted = () => {
