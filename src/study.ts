@@ -29,17 +29,17 @@ export interface StudyOptions extends LongRunOptions {
   path?: string;
   /** Default 'fcn'. */
   model?: 'fcn' | 'cnn';
-  /** Hidden width (FCN) or channels (CNN). Default 128 (FCN), 32 (CNN). */
+  /** Hidden width (FCN) or channels (CNN). Default 128 (FCN), 8 (CNN). */
   width?: number;
   /** Hidden layers. Default 2. 0 gives the linear model f = Wx + b (the linearisation is then exact). */
   depth?: number;
-  /** Training samples. Default 256 (synthetic), 256 (images). */
+  /** Training samples. Default 256 (FCN), 64 (CNN). */
   n?: number;
   /** Image classes to use (labels). Default [0, 1] (binary, targets ±1); more than two use centred one-hot targets. */
   classes?: number[];
-  /** Replicas per ensemble. Default 8. */
+  /** Replicas per ensemble. Default 8 (FCN), 4 (CNN). */
   replicas?: number;
-  /** Training steps (one step = one unit of time). Default 2000. */
+  /** Training steps (one step = one unit of time). Default 2000 (FCN), 1500 (CNN). */
   steps?: number;
   /** Learning rate η. Default 0.5/λ_max of the NTK (so ηλ_max = 0.5). */
   lr?: number;
@@ -130,11 +130,13 @@ export async function study(options?: StudyOptions): Promise<StudyResult> {
   checkLongRunOptions(fn, o);
   const data = o.data === undefined ? 'synthetic' : checkEnum(fn, 'options.data', o.data, ['synthetic', 'fashion-mnist', 'cifar10'] as const);
   const model = o.model === undefined ? 'fcn' : checkEnum(fn, 'options.model', o.model, ['fcn', 'cnn'] as const);
-  const width = o.width === undefined ? (model === 'fcn' ? 128 : 32) : checkInteger(fn, 'options.width', o.width, 1, 1 << 16);
+  const width = o.width === undefined ? (model === 'fcn' ? 128 : 8) : checkInteger(fn, 'options.width', o.width, 1, 1 << 16);
   const depth = o.depth === undefined ? 2 : checkInteger(fn, 'options.depth', o.depth, 0, 64);
-  const n = o.n === undefined ? 256 : checkInteger(fn, 'options.n', o.n, 8, 60000);
-  const replicas = o.replicas === undefined ? 8 : checkInteger(fn, 'options.replicas', o.replicas, 2, 4096);
-  const steps = o.steps === undefined ? 2000 : checkInteger(fn, 'options.steps', o.steps, 10);
+  // CNN defaults are smaller: per-sample convolutions make each step ~100× an FCN step.
+  const cnn = model === 'cnn';
+  const n = o.n === undefined ? (cnn ? 64 : 256) : checkInteger(fn, 'options.n', o.n, 8, 60000);
+  const replicas = o.replicas === undefined ? (cnn ? 4 : 8) : checkInteger(fn, 'options.replicas', o.replicas, 2, 4096);
+  const steps = o.steps === undefined ? (cnn ? 1500 : 2000) : checkInteger(fn, 'options.steps', o.steps, 10);
   const seed = o.seed === undefined ? 0 : checkInteger(fn, 'options.seed', o.seed, 0);
   const readout = o.readout === undefined ? 'centered' : checkEnum(fn, 'options.readout', o.readout, ['centered', 'zero', 'random'] as const);
   const sigma0 = o.sigma0 === undefined ? 0.01 : checkNumberInRange(fn, 'options.sigma0', o.sigma0, { min: 0, exclusiveMin: true });

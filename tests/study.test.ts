@@ -159,6 +159,7 @@ describe('speedlimits run', () => {
   }, 60_000);
   it('bad flags and missing data give clear errors', async () => {
     expect((await cli(['run', '--data', 'mnist'])).code).toBe(2);
+    expect((await cli(['run', '--readout', 'bogus'])).err).toMatch(/--readout must be/);
     expect((await cli(['run', '--data', 'cifar10'])).err).toMatch(/needs --path/);
     expect((await cli(['run', '--classes', '0,1'])).code).toBe(2);
     const missing = await cli(['run', '--data', 'fashion-mnist', '--path', join(dir, 'nope'), '--out', join(dir, 'x')]);

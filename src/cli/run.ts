@@ -16,10 +16,10 @@ export const runCommand: Command = {
   summary: 'the main job: NTK spectrum, analytic speed limit and trained ensembles → HTML report',
   usage:
     'speedlimits run [--data synthetic|fashion-mnist|cifar10] [--path DIR] [--model fcn|cnn] [--width W] [--depth L] [--n N] ' +
-    '[--classes a,b,…] [--replicas M] [--steps K] [--lr η] [--temperature T] [--seed S] [--out DIR] [--json] [--quiet]',
+    '[--classes a,b,…] [--replicas M] [--steps K] [--lr η] [--temperature T] [--readout centered|zero|random] [--seed S] [--out DIR] [--json] [--quiet]',
   async run(args: string[], io: CliIO): Promise<number> {
     const parsed = parseArgs(args, ['json', 'quiet', 'help'],
-      ['data', 'path', 'model', 'width', 'depth', 'n', 'classes', 'replicas', 'steps', 'lr', 'temperature', 'seed', 'out']);
+      ['data', 'path', 'model', 'width', 'depth', 'n', 'classes', 'replicas', 'steps', 'lr', 'temperature', 'seed', 'readout', 'out']);
     if (parsed.positionals.length) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
     const data = String(parsed.flags.get('data') ?? 'synthetic') as StudyData;
     if (!DATA.includes(data)) throw new UsageError(`--data must be one of ${DATA.join(', ')}, got '${data}'`);
@@ -41,6 +41,11 @@ export const runCommand: Command = {
     const seed = numberFlag(parsed, 'seed', (v) => Number.isSafeInteger(v) && v >= 0, 'a non-negative integer');
     if (seed !== undefined) o.seed = seed;
     if (parsed.flags.has('path')) o.path = String(parsed.flags.get('path'));
+    if (parsed.flags.has('readout')) {
+      const r = String(parsed.flags.get('readout'));
+      if (r !== 'centered' && r !== 'zero' && r !== 'random') throw new UsageError(`--readout must be centered, zero or random, got '${r}'`);
+      o.readout = r;
+    }
     if (parsed.flags.has('classes')) {
       const cls = String(parsed.flags.get('classes')).split(',').map((c) => Number(c.trim()));
       if (cls.length < 2 || !cls.every((c) => Number.isInteger(c) && c >= 0 && c <= 9))
