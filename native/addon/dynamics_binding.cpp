@@ -67,12 +67,6 @@ dynamics::Method parse_method(Napi::Object o) {
   throw Napi::RangeError::New(o.Env(), where(kFn, "method") + " must be 'gd', 'langevin', 'sgld' or 'sgworld'");
 }
 
-Napi::Float64Array to_array(Napi::Env env, const std::vector<double>& v) {
-  auto a = Napi::Float64Array::New(env, v.size());
-  std::copy(v.begin(), v.end(), a.Data());
-  return a;
-}
-
 const char* status_name(dynamics::Status s) {
   switch (s) {
     case dynamics::Status::Completed: return "completed";
@@ -151,20 +145,20 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
         r.Set("stepsDone", static_cast<double>(res->steps_done));
         r.Set("replicas", static_cast<double>(res->replicas));
         r.Set("params", static_cast<double>(res->params));
-        r.Set("loss", to_array(e, res->loss));
-        r.Set("dist2", to_array(e, res->dist2));
-        r.Set("dissipation", to_array(e, res->dissipation));
-        r.Set("heat", to_array(e, res->heat));
-        r.Set("entropy", to_array(e, res->entropy));
-        r.Set("w2", to_array(e, res->w2));
-        r.Set("w2Mean", to_array(e, res->w2_mean));
-        r.Set("w2Cov", to_array(e, res->w2_cov));
-        r.Set("w2Projected", to_array(e, res->w2_projected));
-        r.Set("logVarRatio", to_array(e, res->log_var_ratio));
-        r.Set("finalParams", to_array(e, res->final_params));
-        r.Set("initialParams", to_array(e, res->initial_params));
+        r.Set("loss", to_f64(e, res->loss));
+        r.Set("dist2", to_f64(e, res->dist2));
+        r.Set("dissipation", to_f64(e, res->dissipation));
+        r.Set("heat", to_f64(e, res->heat));
+        r.Set("entropy", to_f64(e, res->entropy));
+        r.Set("w2", to_f64(e, res->w2));
+        r.Set("w2Mean", to_f64(e, res->w2_mean));
+        r.Set("w2Cov", to_f64(e, res->w2_cov));
+        r.Set("w2Projected", to_f64(e, res->w2_projected));
+        r.Set("logVarRatio", to_f64(e, res->log_var_ratio));
+        r.Set("finalParams", to_f64(e, res->final_params));
+        r.Set("initialParams", to_f64(e, res->initial_params));
         Napi::Array snaps = Napi::Array::New(e, res->snapshots_taken);
-        for (std::size_t i = 0; i < res->snapshots_taken; ++i) snaps.Set(static_cast<uint32_t>(i), to_array(e, res->snapshots[i]));
+        for (std::size_t i = 0; i < res->snapshots_taken; ++i) snaps.Set(static_cast<uint32_t>(i), to_f64(e, res->snapshots[i]));
         r.Set("snapshots", snaps);
         return r;
       },

@@ -104,6 +104,12 @@ ArrayArg<std::uint32_t> get_u32(const Napi::CallbackInfo& info, std::size_t i, c
 ArrayArg<std::int32_t> get_i32(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
   return get_typed<std::int32_t, napi_int32_array>(info, i, fn, name, "Int32Array");
 }
+Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v) {
+  auto a = Napi::Float64Array::New(env, v.size());
+  std::copy(v.begin(), v.end(), a.Data());
+  return a;
+}
+
 bool is_nullish(const Napi::CallbackInfo& info, std::size_t i) {
   return i >= info.Length() || info[i].IsNull() || info[i].IsUndefined();
 }

@@ -66,6 +66,8 @@ ArrayArg<T> get_floats(const Napi::CallbackInfo& info, std::size_t i, const char
 void set_sparse_plan(Napi::Env env, Napi::Object o, const std::vector<std::int64_t>& rows,
                      const std::vector<std::int64_t>& cols, const std::vector<double>& mass);
 bool is_nullish(const Napi::CallbackInfo& info, std::size_t i);
+// A new Float64Array holding a copy of v (results built on the main thread).
+Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v);
 
 // Scalar fields of an options object (validated by the TS layer; checked again here).
 Napi::Object get_object(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name);

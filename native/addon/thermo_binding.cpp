@@ -11,12 +11,6 @@ namespace speedlimits::glue {
 
 namespace {
 
-Napi::Float64Array to_f64(Napi::Env env, const std::vector<double>& v) {
-  auto a = Napi::Float64Array::New(env, v.size());
-  for (std::size_t i = 0; i < v.size(); ++i) a[i] = v[i];
-  return a;
-}
-
 thermo::Span optional_f64(const Napi::CallbackInfo& info, std::size_t i, const char* fn, const char* name) {
   if (is_nullish(info, i)) return {};
   auto a = get_f64(info, i, fn, name);
