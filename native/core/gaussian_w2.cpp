@@ -23,12 +23,16 @@ using linalg::Uplo;
 void check_symmetric(const char* name, std::size_t d, const double* C) {
   double scale = 0;
   for (std::size_t k = 0; k < d * d; ++k) scale = std::max(scale, std::fabs(C[k]));
-  for (std::size_t i = 0; i < d; ++i)
-    for (std::size_t j = 0; j < i; ++j)
-      if (std::fabs(C[i * d + j] - C[j * d + i]) > 1e-10 * scale)
-        throw InvalidArgument(std::string("w2Gaussian: ") + name + " must be symmetric (entries (" +
-                              std::to_string(i) + ", " + std::to_string(j) + ") and (" + std::to_string(j) +
-                              ", " + std::to_string(i) + ") differ)");
+  // Tiles of 64×64 so the transposed reads stay in cache.
+  constexpr std::size_t kTile = 64;
+  for (std::size_t i0 = 0; i0 < d; i0 += kTile)
+    for (std::size_t j0 = 0; j0 <= i0; j0 += kTile)
+      for (std::size_t i = i0; i < std::min(d, i0 + kTile); ++i)
+        for (std::size_t j = j0; j < std::min(i, j0 + kTile); ++j)
+          if (std::fabs(C[i * d + j] - C[j * d + i]) > 1e-10 * scale)
+            throw InvalidArgument(std::string("w2Gaussian: ") + name + " must be symmetric (entries (" +
+                                  std::to_string(i) + ", " + std::to_string(j) + ") and (" + std::to_string(j) +
+                                  ", " + std::to_string(i) + ") differ)");
 }
 
 // Σ √max(λ, 0) of a symmetric matrix (destroyed); throws naming `name` when it has an
@@ -63,11 +67,13 @@ GaussianW2 w2_gaussian(std::size_t d, const double* m1, const double* C1, const 
   if (d == 0) return r;
   // S with C1 = S Sᵀ: Cholesky when C1 is positive definite, else V·diag(√max(λ, 0)).
   std::vector<double> S(C1, C1 + d * d);
+  bool s_is_cholesky = true;
   try {
     linalg::potrf(Uplo::Lower, d, S.data(), d);
     for (std::size_t i = 0; i < d; ++i)
       for (std::size_t j = i + 1; j < d; ++j) S[i * d + j] = 0;
   } catch (const NotPositiveDefinite&) {
+    s_is_cholesky = false;
     std::copy(C1, C1 + d * d, S.begin());
     std::vector<double> w(d);
     linalg::syevd(d, S.data(), d, w.data(), true);
@@ -81,11 +87,31 @@ GaussianW2 w2_gaussian(std::size_t d, const double* m1, const double* C1, const 
       for (std::size_t i = 0; i < d; ++i) S[i * d + j] *= sc;
     }
   }
-  // M = Sᵀ C2 S (symmetric); its eigenvalues are those of C1 C2.
-  std::vector<double> T(d * d), M(d * d);
-  linalg::gemm(Trans::No, Trans::No, d, d, d, 1.0, C2, d, S.data(), d, 0.0, T.data(), d);
-  linalg::gemm(Trans::Yes, Trans::No, d, d, d, 1.0, S.data(), d, T.data(), d, 0.0, M.data(), d);
-  const double cross = trace_sqrt_psd(d, M.data(), "C2", psd_tol);
+  // Both positive definite (the common case): with C2 = L2 L2ᵀ, A = L2ᵀ S has singular values
+  // √λ(C1 C2), so tr(...)^½ = Σ √λ(A Aᵀ): one more Cholesky, one triangular product and a syrk
+  // (≈ 2.3 d³ flops instead of the 4 d³ of two gemms).
+  double cross = 0;
+  bool done = false;
+  if (s_is_cholesky) {
+    std::vector<double> L2(C2, C2 + d * d);
+    try {
+      linalg::potrf(Uplo::Lower, d, L2.data(), d);
+      linalg::trmm_lower_left(Trans::Yes, d, d, 1.0, L2.data(), d, S.data(), d);  // S ← L2ᵀ S
+      std::vector<double> M(d * d);
+      linalg::syrk(Uplo::Lower, Trans::No, d, d, 1.0, S.data(), d, 0.0, M.data(), d);
+      cross = trace_sqrt_psd(d, M.data(), "C2", psd_tol);
+      done = true;
+    } catch (const NotPositiveDefinite&) {
+      // C2 only semidefinite: the general route below (S is intact: trmm ran only after potrf).
+    }
+  }
+  if (!done) {
+    // M = Sᵀ C2 S (symmetric); its eigenvalues are those of C1 C2.
+    std::vector<double> T(d * d), M(d * d);
+    linalg::gemm(Trans::No, Trans::No, d, d, d, 1.0, C2, d, S.data(), d, 0.0, T.data(), d);
+    linalg::gemm(Trans::Yes, Trans::No, d, d, d, 1.0, S.data(), d, T.data(), d, 0.0, M.data(), d);
+    cross = trace_sqrt_psd(d, M.data(), "C2", psd_tol);
+  }
   r.cov_term = std::max(0.0, tr1 + tr2 - 2 * cross);
   r.w2sq = r.mean_term + r.cov_term;
   return r;

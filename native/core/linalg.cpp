@@ -98,6 +98,13 @@ void syrk(Uplo uplo, Trans trans, std::size_t n, std::size_t k, double alpha, co
               ld_of(lda), beta, C, ld_of(ldc));
 }
 
+void trmm_lower_left(Trans tl, std::size_t n, std::size_t m, double alpha, const double* L, std::size_t ldl,
+                     double* B, std::size_t ldb) {
+  if (n == 0 || m == 0) return;
+  cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, ct(tl), CblasNonUnit, as_int(n, "n"), as_int(m, "m"), alpha, L,
+              ld_of(ldl), B, ld_of(ldb));
+}
+
 void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda) {
   if (n == 0) return;
   lapack_int info = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, uplo == Uplo::Lower ? 'L' : 'U',
@@ -113,8 +120,10 @@ void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda) {
 
 void syevd(std::size_t n, double* A, std::size_t lda, double* w, bool vectors) {
   if (n == 0) return;
-  lapack_int info = LAPACKE_dsyevd(LAPACK_ROW_MAJOR, vectors ? 'V' : 'N', 'L', as_int(n, "n"), A,
-                                   ld_of(lda), w);
+  // Eigenvalues only: the row-major lower triangle is the column-major upper one, so call the
+  // column-major routine directly and skip LAPACKE's two transposed copies of A.
+  lapack_int info = vectors ? LAPACKE_dsyevd(LAPACK_ROW_MAJOR, 'V', 'L', as_int(n, "n"), A, ld_of(lda), w)
+                            : LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', as_int(n, "n"), A, ld_of(lda), w);
   if (info > 0) throw NoConvergence("syevd: the eigensolver did not converge");
   if (info < 0) throw InvalidArgument("syevd: LAPACKE rejected argument " + std::to_string(-info));
 }
@@ -141,6 +150,10 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float
 void syrk(Uplo uplo, Trans trans, std::size_t n, std::size_t k, double alpha, const double* A,
           std::size_t lda, double beta, double* C, std::size_t ldc) {
   SL_DISPATCH(syrk(uplo, trans, n, k, alpha, A, lda, beta, C, ldc));
+}
+void trmm_lower_left(Trans tl, std::size_t n, std::size_t m, double alpha, const double* L, std::size_t ldl,
+                     double* B, std::size_t ldb) {
+  SL_DISPATCH(trmm_lower_left(tl, n, m, alpha, L, ldl, B, ldb));
 }
 void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda) {
   SL_DISPATCH(potrf(uplo, n, A, lda));

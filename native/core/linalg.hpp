@@ -41,6 +41,11 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float
 void syrk(Uplo uplo, Trans trans, std::size_t n, std::size_t k, double alpha, const double* A,
           std::size_t lda, double beta, double* C, std::size_t ldc);
 
+// B (n×m) = alpha · op(L) · B in place, L (n×n) lower triangular (only its lower triangle,
+// diagonal included, is read). Half the flops of the equivalent gemm.
+void trmm_lower_left(Trans tl, std::size_t n, std::size_t m, double alpha, const double* L, std::size_t ldl,
+                     double* B, std::size_t ldb);
+
 // In-place Cholesky factorisation of the SPD matrix A (n×n), reading only the `uplo` triangle.
 // Lower: A = L Lᵀ, L written to the lower triangle. Upper: A = Uᵀ U, U written to the upper.
 // The other triangle is left untouched. Throws NotPositiveDefinite naming the failing column.
@@ -65,6 +70,8 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float
           std::size_t ldc);
 void syrk(Uplo uplo, Trans trans, std::size_t n, std::size_t k, double alpha, const double* A,
           std::size_t lda, double beta, double* C, std::size_t ldc);
+void trmm_lower_left(Trans tl, std::size_t n, std::size_t m, double alpha, const double* L, std::size_t ldl,
+                     double* B, std::size_t ldb);
 void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda);
 void syevd(std::size_t n, double* A, std::size_t lda, double* w, bool vectors);
 }  // namespace builtin
@@ -80,6 +87,8 @@ void gemm(Trans ta, Trans tb, std::size_t m, std::size_t n, std::size_t k, float
           std::size_t ldc);
 void syrk(Uplo uplo, Trans trans, std::size_t n, std::size_t k, double alpha, const double* A,
           std::size_t lda, double beta, double* C, std::size_t ldc);
+void trmm_lower_left(Trans tl, std::size_t n, std::size_t m, double alpha, const double* L, std::size_t ldl,
+                     double* B, std::size_t ldb);
 void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda);
 void syevd(std::size_t n, double* A, std::size_t lda, double* w, bool vectors);
 }  // namespace blas

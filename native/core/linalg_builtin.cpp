@@ -1617,6 +1617,18 @@ void syrk(Uplo uplo, Trans trans, std::size_t n, std::size_t k, double alpha, co
     gemm_impl<double>(Trans::Yes, Trans::No, n, n, k, alpha, A, lda, A, lda, beta, C, ldc, tri);
 }
 
+// Reference route through the gemm driver: a zero-padded copy of L, one gemm into a temporary.
+// Same result contract as BLAS trmm; the flop saving is left to the BLAS backend.
+void trmm_lower_left(Trans tl, std::size_t n, std::size_t m, double alpha, const double* L, std::size_t ldl,
+                     double* B, std::size_t ldb) {
+  if (n == 0 || m == 0) return;
+  std::vector<double> Lz(n * n, 0.0), T(n * m);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j <= i; ++j) Lz[i * n + j] = L[i * ldl + j];
+  for (std::size_t i = 0; i < n; ++i) std::memcpy(T.data() + i * m, B + i * ldb, m * sizeof(double));
+  builtin::gemm(tl, Trans::No, n, m, n, alpha, Lz.data(), n, T.data(), m, 0.0, B, ldb);
+}
+
 void potrf(Uplo uplo, std::size_t n, double* A, std::size_t lda) {
   if (n == 0) return;
   if (uplo == Uplo::Lower)

@@ -655,4 +655,41 @@ TEST_CASE("builtin potrf/syevd agree with LAPACKE") {
 }
 #endif
 
+TEST_CASE("trmm_lower_left matches the naive product on both backends (views, both transposes)") {
+  Rng rng(47);
+  std::vector<la::Backend> backends{la::Backend::Builtin};
+  if (la::blas_compiled()) backends.push_back(la::Backend::Blas);
+  for (la::Backend b : backends) {
+    la::set_backend(b);
+    for (size_t n : {1, 5, 67, 200})
+      for (size_t m : {1, 3, 90})
+        for (Trans tl : {Trans::No, Trans::Yes}) {
+          View<double> L(n, n, 3, rng);  // the upper triangle holds junk that must be ignored
+          View<double> B(n, m, 2, rng);
+          std::vector<double> ref(n * m, 0.0);
+          for (size_t i = 0; i < n; ++i)
+            for (size_t j = 0; j < m; ++j) {
+              double s = 0;
+              for (size_t k = 0; k < n; ++k) {
+                const double l = tl == Trans::No ? (k <= i ? L.at(i, k) : 0.0) : (i <= k ? L.at(k, i) : 0.0);
+                s += l * B.at(k, j);
+              }
+              ref[i * m + j] = 0.7 * s;
+            }
+          View<double> out = B;
+          la::trmm_lower_left(tl, n, m, 0.7, L.p(), L.ld, out.p(), out.ld);
+          double err = 0, scale = 0;
+          for (size_t i = 0; i < n; ++i)
+            for (size_t j = 0; j < m; ++j) {
+              err = std::max(err, std::fabs(out.at(i, j) - ref[i * m + j]));
+              scale = std::max(scale, std::fabs(ref[i * m + j]));
+            }
+          CHECK(err <= 1e-13 * std::max(scale, 1.0) * static_cast<double>(n));
+          // Nothing outside the view was written.
+          for (size_t q = 0; q < out.off; ++q) CHECK(out.buf[q] == B.buf[q]);
+        }
+  }
+  la::set_backend(la::blas_compiled() ? la::Backend::Blas : la::Backend::Builtin);
+}
+
 TEST_MAIN()
