@@ -413,3 +413,20 @@ describe('emd (network simplex)', () => {
     expect(() => emdSync(fromRows([[1, NaN]]))).toThrow(/C must contain only finite values/);
   });
 });
+
+describe('w2GaussianSamples: non-finite clouds', () => {
+  it('a NaN or ±Inf anywhere is a RangeError naming the cloud and the entry (sync and async, both forms)', async () => {
+    const mk = (rows: number, cols: number, seed: number) => ({ data: random.normal({ seed, length: rows * cols }), rows, cols });
+    for (const [M, P] of [[5, 40], [30, 3]] as const) {
+      const x = mk(M, P, 1);
+      const y = mk(M + 1, P, 2);
+      x.data[1 * P + 2] = NaN;
+      expect(() => w2GaussianSamplesSync(x, y)).toThrow(RangeError);
+      expect(() => w2GaussianSamplesSync(x, y)).toThrow(/w2GaussianSamplesSync: x must contain only finite values, got NaN at \(1, 2\)/);
+      await expect(w2GaussianSamples(x, y)).rejects.toThrow(/w2GaussianSamples: x must contain only finite values, got NaN at \(1, 2\)/);
+      x.data[1 * P + 2] = 0;
+      y.data[3 * P] = -Infinity;
+      expect(() => w2GaussianSamplesSync(x, y)).toThrow(/y must contain only finite values, got -Infinity at \(3, 0\)/);
+    }
+  });
+});

@@ -173,7 +173,7 @@ bool is_f32(const Napi::CallbackInfo& info, std::size_t i) {
 }
 
 template <typename T>
-void check_finite(Napi::Env env, const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols) {
+std::string non_finite_message(const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols) {
   // x − x is 0 for finite x and NaN for ±inf/NaN: a branch-free sum the compiler vectorises.
   constexpr std::size_t kBlock = 4096;
   for (std::size_t b0 = 0; b0 < len; b0 += kBlock) {
@@ -186,9 +186,18 @@ void check_finite(Napi::Env env, const char* fn, const char* name, const T* p, s
       const std::string v = std::isnan(p[i]) ? "NaN" : (p[i] > 0 ? "Infinity" : "-Infinity");
       const std::string at = cols > 0 ? "(" + std::to_string(i / cols) + ", " + std::to_string(i % cols) + ")"
                                       : "index " + std::to_string(i);
-      throw Napi::RangeError::New(env, where(fn, name) + " must contain only finite values, got " + v + " at " + at);
+      return where(fn, name) + " must contain only finite values, got " + v + " at " + at;
     }
   }
+  return std::string();
+}
+template std::string non_finite_message<double>(const char*, const char*, const double*, std::size_t, std::size_t);
+template std::string non_finite_message<float>(const char*, const char*, const float*, std::size_t, std::size_t);
+
+template <typename T>
+void check_finite(Napi::Env env, const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols) {
+  const std::string m = non_finite_message(fn, name, p, len, cols);
+  if (!m.empty()) throw Napi::RangeError::New(env, m);
 }
 template void check_finite<double>(Napi::Env, const char*, const char*, const double*, std::size_t, std::size_t);
 template void check_finite<float>(Napi::Env, const char*, const char*, const float*, std::size_t, std::size_t);

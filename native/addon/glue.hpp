@@ -82,6 +82,9 @@ void get_control(Napi::Object o, const char* fn, speedlimits::Control& control, 
 // "… at index i" (cols == 0) for the first non-finite entry; one vectorised pass.
 template <typename T>
 void check_finite(Napi::Env env, const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols);
+// The same check without Napi (usable off the main thread): the message, or "" when all finite.
+template <typename T>
+std::string non_finite_message(const char* fn, const char* name, const T* p, std::size_t len, std::size_t cols);
 
 // Throws RangeError unless a rows×cols matrix with leading dimension ld fits in `length`.
 void check_matrix_span(Napi::Env env, const char* fn, const char* name, std::size_t length,

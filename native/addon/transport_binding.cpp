@@ -1,8 +1,12 @@
 // The W2 engine: cost matrices, Sinkhorn (plain and symmetric), Gaussian W2, exact 1-D W2.
+#include <cmath>
+#include <exception>
 #include <memory>
+#include <string>
 #include <type_traits>
 
 #include "core/control.hpp"
+#include "core/errors.hpp"
 #include "core/transport.hpp"
 #include "glue.hpp"
 
@@ -177,17 +181,32 @@ Napi::Value samples_typed(const Napi::CallbackInfo& info) {
   check_matrix_span(env, fn, "y", y.length, N, P, P);
   if (a.length != M || b.length != N) throw Napi::RangeError::New(env, "w2GaussianSamples: a needs M entries and b N");
   const std::string caller = caller_name(info, 9, fn);
-  check_finite(env, caller.c_str(), "x", x.data, M * P, P);
-  check_finite(env, caller.c_str(), "y", y.data, N * P, P);
   std::vector<Napi::Value> keep{x.value, y.value, a.value, b.value};
   Control control;
   get_control(o, fn, control, keep);
   auto result = std::make_shared<transport::GaussianW2>();
   const T *px = x.data, *py = y.data;
   const double *pa = a.data, *pb = b.data;
-  return dispatch(
-      env, async, [=] { *result = transport::w2_gaussian_samples<T>(px, M, py, N, P, pa, pb, unbiased, control); },
-      [result](Napi::Env e) { return gaussian_result(e, *result); }, keep);
+  // Finiteness is checked after the fact, off the main thread: a NaN or ±Inf input always ends in
+  // a non-finite result or a numerical failure, and only then are the clouds scanned (saves a
+  // full pass over M·P + N·P values on the common, clean path).
+  auto work = [=] {
+    std::exception_ptr failure;
+    try {
+      *result = transport::w2_gaussian_samples<T>(px, M, py, N, P, pa, pb, unbiased, control);
+      if (std::isfinite(result->w2sq)) return;
+    } catch (const Aborted&) {
+      throw;
+    } catch (...) {
+      failure = std::current_exception();
+    }
+    const std::string mx = non_finite_message(caller.c_str(), "x", px, M * P, P);
+    if (!mx.empty()) throw InvalidArgument(mx);
+    const std::string my = non_finite_message(caller.c_str(), "y", py, N * P, P);
+    if (!my.empty()) throw InvalidArgument(my);
+    if (failure) std::rethrow_exception(failure);
+  };
+  return dispatch(env, async, work, [result](Napi::Env e) { return gaussian_result(e, *result); }, keep);
 }
 
 Napi::Value W2GaussianSamples(const Napi::CallbackInfo& info) {
