@@ -55,3 +55,7 @@ export {
   type IdxArray, type IdxData, type IdxType, type FashionMnistOptions, type Cifar10Options,
   type LabeledImages, type SelectOptions, type StandardizeOptions,
 } from './data/index.js';
+export {
+  fluctuationTheorems, trajectoryEntropy,
+  type FluctuationOptions, type FluctuationResult, type TrajectoryEntropyOptions,
+} from './fluctuation.js';

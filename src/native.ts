@@ -115,6 +115,13 @@ export interface NativeBinding {
   emd<A extends boolean>(
     C: F64, n: number, m: number, a: F64, b: F64, options: { maxIter: number } & Partial<NativeControlArrays>, async: A,
   ): Ret<A, NativeEmd>;
+  integralFT(sigma: F64, z: number): {
+    samples: number; mean: number; variance: number; value: number; stderr: number; ciLow: number; ciHigh: number;
+    effectiveSamples: number; fractionNegative: number;
+  };
+  detailedFT(sigma: F64, bins: number, sMax: number): {
+    centers: F64; counts: F64; s: F64; logRatio: F64; weight: F64; slope: number; slopeStderr: number; binWidth: number;
+  };
   /** Ensemble training (src/dynamics.ts builds and validates the options object). */
   train<A extends boolean>(spec: NativeNetSpec, x: F64, y: F64, n: number, options: Record<string, unknown>, async: A): Ret<A, unknown>;
 }
