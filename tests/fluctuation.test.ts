@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { main } from '../src/cli/main.js';
 import { createNetwork, fluctuationTheorems, fromRows, matrix, random, train, trajectoryEntropy } from '../src/index.js';
 
 type Mat = number[][];
@@ -105,5 +109,28 @@ describe('fluctuation theorems (THEORY.md O7)', () => {
     expect(r.detailed).toBeNull();
     expect(r.reason).toMatch(/both sides/);
     expect(() => trajectoryEntropy({} as never)).toThrow(TypeError);
+  });
+});
+
+describe('speedlimits ft', () => {
+  it('writes the report and the JSON summary; ⟨e^{−Σ}⟩ = 1 within its CI; usage errors exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'speedlimits-ft-'));
+    try {
+      let out = '';
+      const code = await main(['ft', '--replicas', '5000', '--out', dir, '--json'], { out: (t) => (out += t), err: () => {} });
+      expect(code).toBe(0);
+      const s = JSON.parse(out);
+      expect(s.exactBoundary).toBe(true);
+      expect(s.integral.ci[0]).toBeLessThan(1);
+      expect(s.integral.ci[1]).toBeGreaterThan(1);
+      const html = readFileSync(join(dir, 'report.html'), 'utf8');
+      expect(html).toContain('data-plot-id="plot-detailed-ft"');
+      expect(html).not.toMatch(/https?:|\/\//);
+      expect(readFileSync(join(dir, 'sigma.csv'), 'utf8').split('\n').length).toBe(5002);
+      expect(await main(['ft', '--bins', '5'], { out: () => {}, err: () => {} })).toBe(2);
+      expect(await main(['ft', '--lr', '1'], { out: () => {}, err: () => {} })).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

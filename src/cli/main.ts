@@ -6,6 +6,7 @@ import { buildInfo, backends, setThreads } from '../info.js';
 import { SpeedlimitsError } from '../errors.js';
 import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
 import { ntkCommand } from './ntk.js';
+import { ftCommand } from './ft.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { w2Command } from './w2.js';
@@ -59,6 +60,7 @@ const COMMANDS: Record<string, Command> = {
   w2: w2Command,
   ntk: ntkCommand,
   train: trainCommand,
+  ft: ftCommand,
 };
 
 function help(): string {
