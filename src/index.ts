@@ -59,3 +59,7 @@ export {
   fluctuationTheorems, trajectoryEntropy,
   type FluctuationOptions, type FluctuationResult, type TrajectoryEntropyOptions,
 } from './fluctuation.js';
+export {
+  ness, samplerMoments, SAMPLERS,
+  type NessOptions, type NessResult, type Sampler, type SamplerMomentsOptions, type SamplerMoments,
+} from './ness.js';

@@ -122,6 +122,26 @@ export interface NativeBinding {
   detailedFT(sigma: F64, bins: number, sMax: number): {
     centers: F64; counts: F64; s: F64; logRatio: F64; weight: F64; slope: number; slopeStderr: number; binWidth: number;
   };
+  /** Gaussian NESS of θ ← (I − ηH)θ + noise (src/ness.ts validates; matrices row-major P×P). */
+  nessGaussian(
+    H: F64, P: number, gradientCovariance: F64 | null, diffusion: F64 | null, options: { eta: number; temperature: number },
+    caller?: string,
+  ): {
+    diffusion: F64; covariance: F64; covarianceContinuous: F64; entropyPerStep: number; entropyPerStepContinuous: number;
+    area: F64; velocity: F64; commutator: number; equilibrium: boolean;
+  };
+  /** Exact stationary moments of ULA / SGLD-WR / SGWORLD on Bayesian linear regression (src/ness.ts). */
+  samplerStationaryMoments(
+    X: F64, n: number, P: number, y: F64,
+    options: {
+      sampler: 'ula' | 'sgld' | 'sgworld'; temperature: number; gamma: number; eta: number; batchSize: number;
+      dropRemainder: boolean; maxPartitions: number;
+    },
+    caller?: string,
+  ): {
+    mean: F64; covariance: F64; posteriorMean: F64; posteriorCovariance: F64; w2sq: number; w2: number; partitions: number;
+    meanShiftFirstOrder?: F64;
+  };
   /** Ensemble training (src/dynamics.ts builds and validates the options object). */
   train<A extends boolean>(spec: NativeNetSpec, x: F64, y: F64, n: number, options: Record<string, unknown>, async: A): Ret<A, unknown>;
 }

@@ -13,6 +13,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   speedlimits::glue::register_spectral(env, exports);
   speedlimits::glue::register_thermo(env, exports);
   speedlimits::glue::register_dynamics(env, exports);
+  speedlimits::glue::register_ness(env, exports);
   speedlimits::glue::register_fluctuation(env, exports);
   return exports;
 }

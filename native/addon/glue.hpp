@@ -109,6 +109,7 @@ void register_nets(Napi::Env env, Napi::Object exports);
 void register_spectral(Napi::Env env, Napi::Object exports);
 void register_thermo(Napi::Env env, Napi::Object exports);
 void register_dynamics(Napi::Env env, Napi::Object exports);
+void register_ness(Napi::Env env, Napi::Object exports);
 void register_fluctuation(Napi::Env env, Napi::Object exports);
 
 }  // namespace speedlimits::glue
