@@ -134,3 +134,22 @@ describe('speedlimits ft', () => {
     }
   });
 });
+
+describe('speedlimits samplers', () => {
+  it('exact W2 to the posterior reproduces the THEORY.md O8 table; SGWORLD below SGLD at every η', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'speedlimits-samplers-'));
+    try {
+      let out = '';
+      expect(await main(['samplers', '--out', dir, '--json'], { out: (t) => (out += t), err: () => {} })).toBe(0);
+      const s = JSON.parse(out);
+      const table = { ula: [3.266852e-4, 9.840842e-4, 3.328402e-3, 1.042888e-2], sgld: [2.073703e-3, 6.207438e-3, 2.05619e-2, 6.12167e-2], sgworld: [1.070395e-3, 3.198079e-3, 1.053372e-2, 3.164109e-2] };
+      for (const k of ['ula', 'sgld', 'sgworld'] as const)
+        (s.exact[k] as number[]).forEach((v, i) => expect(Math.abs(v / table[k][i] - 1)).toBeLessThan(1e-6));
+      (s.exact.sgworld as number[]).forEach((v, i) => expect(v).toBeLessThan(s.exact.sgld[i]));
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('data-plot-id="plot-sampler-w2"');
+      expect(await main(['samplers', '--batch-size', '3'], { out: () => {}, err: () => {} })).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -8,6 +8,7 @@ import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
 import { ntkCommand } from './ntk.js';
 import { ftCommand } from './ft.js';
 import { runCommand } from './run.js';
+import { samplersCommand } from './samplers.js';
 import { trainCommand } from './train.js';
 import { w2Command } from './w2.js';
 
@@ -61,6 +62,7 @@ const COMMANDS: Record<string, Command> = {
   ntk: ntkCommand,
   train: trainCommand,
   ft: ftCommand,
+  samplers: samplersCommand,
 };
 
 function help(): string {
