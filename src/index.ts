@@ -63,3 +63,10 @@ export {
   ness, samplerMoments, SAMPLERS,
   type NessOptions, type NessResult, type Sampler, type SamplerMomentsOptions, type SamplerMoments,
 } from './ness.js';
+export {
+  deepLinear, deepLinearSync, deepLinearCK, deepLinearCKEmpirical, deepLinearCKEmpiricalSync, deepLinearInit, deepLinearNumParams,
+  DEEP_LINEAR_TRAININGS,
+  type DeepLinearOptions, type DeepLinearResult, type DeepLinearArchitecture, type DeepLinearData, type DeepLinearSeedSeries,
+  type DeepLinearLazy, type DeepLinearCKOptions, type DeepLinearCKEstimate, type DeepLinearWeights,
+  type DeepLinearParameterization, type DeepLinearTraining, type DeepLinearSpectrum,
+} from './deeplinear.js';

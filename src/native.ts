@@ -144,6 +144,10 @@ export interface NativeBinding {
   };
   /** Ensemble training (src/dynamics.ts builds and validates the options object). */
   train<A extends boolean>(spec: NativeNetSpec, x: F64, y: F64, n: number, options: Record<string, unknown>, async: A): Ret<A, unknown>;
+  /** Deep linear networks (src/deeplinear.ts builds and validates the options objects). */
+  deepLinear<A extends boolean>(options: Record<string, unknown>, async: A): Ret<A, unknown>;
+  deepLinearCK(depth: number, residual: boolean, beta0: number): { value: number; limit: number };
+  deepLinearCKEmpirical<A extends boolean>(options: Record<string, unknown>, async: A): Ret<A, unknown>;
 }
 
 /** A validated network spec as the core takes it (see src/nets.ts). */

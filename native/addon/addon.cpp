@@ -15,6 +15,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   speedlimits::glue::register_dynamics(env, exports);
   speedlimits::glue::register_ness(env, exports);
   speedlimits::glue::register_fluctuation(env, exports);
+  speedlimits::glue::register_deeplinear(env, exports);
   return exports;
 }
 }  // namespace

@@ -111,5 +111,6 @@ void register_thermo(Napi::Env env, Napi::Object exports);
 void register_dynamics(Napi::Env env, Napi::Object exports);
 void register_ness(Napi::Env env, Napi::Object exports);
 void register_fluctuation(Napi::Env env, Napi::Object exports);
+void register_deeplinear(Napi::Env env, Napi::Object exports);
 
 }  // namespace speedlimits::glue
