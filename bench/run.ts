@@ -26,7 +26,7 @@ for (let i = 0; i < argv.length; i++) {
 }
 const cli = parseCli(passOn);
 
-const ORDER = ['linalg', 'random', 'transport', 'ntk', 'dynamics'];
+const ORDER = ['linalg', 'random', 'transport', 'ntk', 'dynamics', 'deeplinear'];
 const rank = (name: string) => (ORDER.includes(name) ? ORDER.indexOf(name) : ORDER.length);
 const benches = readdirSync(here)
   .filter((f) => f.endsWith('.bench.ts'))

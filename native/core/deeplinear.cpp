@@ -33,7 +33,6 @@ namespace {
 
 using std::size_t;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr size_t kDistChunk = size_t(1) << 16;  // |θ − θ0|² partial sums: fixed chunks
 
 // ---- kernels ------------------------------------------------------------------------------------
 
@@ -195,8 +194,100 @@ double sq(const double* x, size_t n) { return dot(x, x, n); }
 
 // ---- one seed's run -----------------------------------------------------------------------------
 
+constexpr size_t kPendingTerms = 8;  // rank-1 terms kept per matrix before they are applied
+
+#if defined(__GNUC__) || defined(__clang__)
+typedef double v4d __attribute__((vector_size(32)));
+inline v4d load4(const double* p) {
+  v4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void store4(double* p, v4d v) { std::memcpy(p, &v, sizeof v); }
+#endif
+
+// NR weight rows at once, column by column (the rows stay in registers across the terms, and
+// every load of a y_k serves NR rows):
+//   row_q ← row_q − Σ_{k<nt} x[q][k]·y_k      (apply)
+//   part  ← part + Σ_q wq[q]·row_q (q in order) (part != nullptr; the rows after the update)
+// Every element sees the same operations in the same order whatever NR.
+template <int NR>
+void update_rows(double* const* rows, size_t C, size_t nt, const double* const* ys, const double (*x)[kPendingTerms + 1],
+                 bool apply, double* __restrict part, const double* wq) {
+  size_t j = 0;
+#if defined(__GNUC__) || defined(__clang__)
+  for (; j + 8 <= C; j += 8) {
+    v4d t[NR][2];
+    for (int q = 0; q < NR; ++q) {
+      t[q][0] = load4(rows[q] + j);
+      t[q][1] = load4(rows[q] + j + 4);
+    }
+    if (apply) {
+      for (size_t k = 0; k < nt; ++k) {
+        const v4d y0 = load4(ys[k] + j), y1 = load4(ys[k] + j + 4);
+        for (int q = 0; q < NR; ++q) {
+          const double xk = x[q][k];
+          t[q][0] -= xk * y0;
+          t[q][1] -= xk * y1;
+        }
+      }
+      for (int q = 0; q < NR; ++q) {
+        store4(rows[q] + j, t[q][0]);
+        store4(rows[q] + j + 4, t[q][1]);
+      }
+    }
+    if (part != nullptr) {
+      v4d p0 = load4(part + j), p1 = load4(part + j + 4);
+      for (int q = 0; q < NR; ++q) {
+        p0 += wq[q] * t[q][0];
+        p1 += wq[q] * t[q][1];
+      }
+      store4(part + j, p0);
+      store4(part + j + 4, p1);
+    }
+  }
+#endif
+  for (; j < C; ++j) {
+    double t[NR];
+    for (int q = 0; q < NR; ++q) t[q] = rows[q][j];
+    if (apply) {
+      for (size_t k = 0; k < nt; ++k)
+        for (int q = 0; q < NR; ++q) t[q] -= x[q][k] * ys[k][j];
+      for (int q = 0; q < NR; ++q) rows[q][j] = t[q];
+    }
+    if (part != nullptr) {
+      double p = part[j];
+      for (int q = 0; q < NR; ++q) p += wq[q] * t[q];
+      part[j] = p;
+    }
+  }
+}
+
+void update_rows_n(int nr, double* const* rows, size_t C, size_t nt, const double* const* ys,
+                   const double (*x)[kPendingTerms + 1], bool apply, double* part, const double* wq) {
+  switch (nr) {
+    case 4: update_rows<4>(rows, C, nt, ys, x, apply, part, wq); break;
+    case 3: update_rows<3>(rows, C, nt, ys, x, apply, part, wq); break;
+    case 2: update_rows<2>(rows, C, nt, ys, x, apply, part, wq); break;
+    default: update_rows<1>(rows, C, nt, ys, x, apply, part, wq); break;
+  }
+}
+
+// The weights of a seed are kept as base matrices B_m (in θ) minus pending rank-1 terms,
+//   W_m = B_m − Σ_k x_{m,k} y_{m,k}ᵀ   (m = 0: W_0, m = ℓ: W_ℓ; k over a ring of kPending slots),
+// so the backward pass and most of the forward pass only read the weights. The term of step t
+// goes to slot t mod kPending; at step t the forward pass applies every pending term to the rows
+// of slice t mod kPending (groups of four rows, (i/4) mod kPending), which it has in cache for
+// its dot products, and zeroes their entries of x. A row is thus written once every kPending
+// steps, and a slot is free again when it is reused. The top matrix's forward pass also forms the
+// next step's first transposed product from the rows it reads, so that matrix is read once per
+// step. Products with W_m are products with B_m plus an O(kPending(N + cols)) correction; every
+// element sees the same operations in the same order whatever the thread count.
 class Sim {
  public:
+  static constexpr size_t kPending = kPendingTerms;
+  static constexpr size_t kBlocks = 16;  // fixed row blocks (forward pass, partial sums)
+
   Sim(const RunConfig& c, RunResult& r, size_t s)
       : c_(c), r_(r), a_(c.arch), s_(s), N_(a_.width), D_(a_.input_dim), L_(a_.depth), P_(num_params(a_)),
         S_(c.seeds), gamma_(effective_gamma(a_)), sN_(branch_scale(a_) / std::sqrt(double(N_))),
@@ -207,7 +298,7 @@ class Sim {
   }
 
   void prepare();
-  // Thread tid of a team of T runs the steps (T = 1: alone). Returns false when aborted.
+  // Thread tid of a team of T runs the steps (T = 1: alone).
   void loop(int tid, int T, const Control& control, std::atomic<size_t>* shared_progress, size_t total_steps);
 
   Barrier barrier;
@@ -220,9 +311,21 @@ class Sim {
   double* w() { return theta_.data() + readout_offset(a_); }
   const double* U(size_t l) const { return l == L_ ? theta_.data() + readout_offset(a_) : u_.data() + l * N_; }
   double* A(size_t l) { return act_.data() + l * N_; }
+  // matrix m = 0 (W_0, D columns) or m = ℓ (W_ℓ, N columns)
+  size_t cols(size_t m) const { return m == 0 ? D_ : N_; }
+  double* Bm(size_t m) { return m == 0 ? W0() : Wl(m); }
+  double* X(size_t m, size_t k) { return xp_.data() + (m * kPending + k) * N_; }
+  double* Y(size_t m, size_t k) {
+    return yp_.data() + (m == 0 ? 0 : kPending * D_ + (m - 1) * kPending * N_) + k * cols(m);
+  }
+  Range block_rows(size_t b) const { return {b * N_ / kBlocks, (b + 1) * N_ / kBlocks}; }
   void prepare_data();
   void prepare_lazy();
-  void record(size_t li, size_t step, double loss, double obj, double train);
+  void down(size_t m, int tid, int T, bool fused);
+  void up(size_t m, int tid, int T, size_t step, Range blocks);
+  void apply_pending(Range blocks);
+  void distance_partials(Range blocks, int tid);
+  void record(size_t li, double loss, double obj, double train);
 
   const RunConfig& c_;
   RunResult& r_;
@@ -230,13 +333,14 @@ class Sim {
   size_t s_, N_, D_, L_, P_, S_;
   double gamma_, sN_, lr_, alpha0_ = 0, alphaL_ = 0, alphaH_ = 0;
   std::vector<double> theta_, theta0_, u_, act_, v_, d_, sd_, e_, sqrt_lambda_;
+  std::vector<double> xp_, yp_, top_;  // pending terms; top matrix partial sums [kBlocks × cols]
   // data: Z [rows × (D+1)] (z then ε per sample) and residuals; or Σ̂ [D×D], c [D], q
   std::vector<double> Z_, res_, shat_, cvec_, partial_;
   size_t rows_ = 0;
   bool sigma_form_ = false;
   double qnoise_ = 0;
   // bookkeeping (thread 0)
-  double obj0_ = 0, dissipation_ = 0, train_ = kNaN;
+  double obj0_ = 0, dissipation_ = 0, train_ = kNaN, enorm_ = 0;
   std::vector<double> unorm_;  // |u_ℓ|², ℓ = 1..L
   std::atomic<int> stop_{0};
 };
@@ -257,7 +361,10 @@ void Sim::prepare() {
   unorm_.assign(L_ + 1, 0.0);
   sqrt_lambda_.resize(D_);
   for (size_t k = 0; k < D_; ++k) sqrt_lambda_[k] = std::sqrt(c_.lambda[k]);
-  partial_.assign((P_ + kDistChunk - 1) / kDistChunk, 0.0);
+  partial_.assign(L_ * kBlocks + 1, 0.0);
+  xp_.assign(L_ * kPending * N_, 0.0);
+  yp_.assign(kPending * (D_ + (L_ - 1) * N_), 0.0);
+  top_.assign(kBlocks * cols(L_ - 1), 0.0);
   end_to_end(a_, theta_.data(), v_.data());
   std::memcpy(r_.v0.data() + s_ * D_, v_.data(), D_ * sizeof(double));
   prepare_data();
@@ -344,7 +451,7 @@ void Sim::prepare_lazy() {
   }
 }
 
-void Sim::record(size_t li, size_t step, double loss, double obj, double train) {
+void Sim::record(size_t li, double loss, double obj, double train) {
   double dist = 0;
   for (double pc : partial_) dist += pc;
   const size_t at = li * S_ + s_;
@@ -353,7 +460,160 @@ void Sim::record(size_t li, size_t step, double loss, double obj, double train) 
   r_.dist2[at] = dist;
   r_.dissipation[at] = dissipation_;
   r_.heat[at] = obj0_ - obj;
-  (void)step;
+}
+
+// Transposed product of matrix m (columns of this thread): u_m = M_mᵀu_{m+1} (m ≥ 1) or
+// v = W_0ᵀu_1/(γ0N) (m = 0). `fused`: Σ_i u_{m+1,i}B_m[i][:] was summed by the last forward pass.
+void Sim::down(size_t m, int tid, int T, bool fused) {
+  const size_t C = cols(m);
+  const double* in = U(m + 1);
+  double* out = m == 0 ? v_.data() : u_.data() + m * N_;
+  const double scale = m == 0 ? 1.0 / (gamma_ * double(N_)) : sN_;
+  const Range c = share(C, tid, T, 8);
+  double cf[kPending];
+  for (size_t k = 0; k < kPending; ++k) cf[k] = dot(X(m, k), in, N_);
+  if (fused) {
+    for (size_t j = c.lo; j < c.hi; ++j) {
+      double t = 0;
+      for (size_t b = 0; b < kBlocks; ++b) t += top_[b * C + j];
+      out[j] = t;
+    }
+  } else {
+    gemv_t(Bm(m), N_, C, in, 1.0, c.lo, c.hi, out);
+  }
+  const bool res = m > 0 && a_.residual;
+  for (size_t k = 0; k < kPending; ++k) {
+    const double* y = Y(m, k);
+    const double ck = cf[k];
+    for (size_t j = c.lo; j < c.hi; ++j) out[j] -= ck * y[j];
+  }
+  for (size_t j = c.lo; j < c.hi; ++j) out[j] = res ? in[j] + scale * out[j] : scale * out[j];
+}
+
+// Forward product of matrix m over this thread's row blocks: a_{m+1} = M_m a_m (a_1 = W_0 e); this
+// step's rank-1 term goes to slot step mod kPending, and the rows of slice step mod kPending get
+// every pending term (oldest first, this step's last). On the top matrix the readout is updated,
+// w ← w − α_L a_L, row by row, and the next step's Σ_i w_i B[i][:] is summed per block from the
+// rows in cache.
+void Sim::up(size_t m, int tid, int T, size_t step, Range blocks) {
+  const size_t C = cols(m);
+  const bool top = m == L_ - 1;
+  const double* al = m == 0 ? e_.data() : A(m);
+  double* an = A(m + 1);
+  const double* ux = U(m + 1);
+  const double alpha = m == 0 ? alpha0_ : alphaH_;
+  const bool res = m > 0 && a_.residual;
+  const size_t slot = step % kPending, slice = step % kPending;
+  double df[kPending];
+  for (size_t k = 0; k < kPending; ++k) df[k] = k == slot ? 0.0 : dot(Y(m, k), al, C);
+  size_t ring[kPending];  // slots oldest first; this step's is last
+  const double* ys[kPending];
+  for (size_t j = 0; j < kPending; ++j) {
+    ring[j] = (step + 1 + j) % kPending;
+    ys[j] = j + 1 == kPending ? al : Y(m, ring[j]);
+  }
+  double* B = Bm(m);
+  double* wv = w();
+  for (size_t b = blocks.lo; b < blocks.hi; ++b) {
+    const Range rows = block_rows(b);
+    double* part = top ? top_.data() + b * C : nullptr;
+    if (top) std::fill(part, part + C, 0.0);
+    for (size_t i0 = rows.lo; i0 < rows.hi;) {
+      const size_t i1 = std::min(rows.hi, (i0 / 4 + 1) * 4);  // one group of four rows (or its part in this block)
+      const int nr = static_cast<int>(i1 - i0);
+      const bool flush = (i0 / 4) % kPending == slice;
+      double* rp[4];
+      double xr[4][kPending + 1];
+      double wn[4] = {0, 0, 0, 0};
+      for (int q = 0; q < nr; ++q) {
+        const size_t i = i0 + size_t(q);
+        rp[q] = B + i * C;
+        double dd = dot(rp[q], al, C);
+        for (size_t k = 0; k < kPending; ++k) dd -= X(m, k)[i] * df[k];
+        const double ai = m == 0 ? dd : (res ? al[i] + sN_ * dd : sN_ * dd);
+        an[i] = ai;
+        const double g = alpha * ux[i];
+        if (flush) {
+          for (size_t j = 0; j + 1 < kPending; ++j) xr[q][j] = X(m, ring[j])[i];
+          xr[q][kPending - 1] = g;
+          for (size_t k = 0; k < kPending; ++k) X(m, k)[i] = 0;
+        } else {
+          X(m, slot)[i] = g;
+        }
+        if (top) {
+          wn[q] = wv[i] - alphaL_ * ai;
+          wv[i] = wn[q];
+        }
+      }
+      if (flush || top) update_rows_n(nr, rp, C, kPending, ys, xr, flush, part, wn);
+      i0 = i1;
+    }
+  }
+  const Range c = share(C, tid, T, 8);
+  std::memcpy(Y(m, slot) + c.lo, al + c.lo, (c.hi - c.lo) * sizeof(double));
+}
+
+// B_m ← W_m for every matrix (this thread's row blocks).
+void Sim::apply_pending(Range blocks) {
+  for (size_t m = 0; m < L_; ++m) {
+    const size_t C = cols(m);
+    double* B = Bm(m);
+    const double* ys[kPending];
+    for (size_t k = 0; k < kPending; ++k) ys[k] = Y(m, k);
+    for (size_t b = blocks.lo; b < blocks.hi; ++b) {
+      const Range rows = block_rows(b);
+      for (size_t i0 = rows.lo; i0 < rows.hi; i0 += 4) {
+        const int nr = static_cast<int>(std::min<size_t>(4, rows.hi - i0));
+        double* rp[4];
+        double xr[4][kPending + 1];
+        for (int q = 0; q < nr; ++q) {
+          rp[q] = B + (i0 + size_t(q)) * C;
+          for (size_t k = 0; k < kPending; ++k) {
+            xr[q][k] = X(m, k)[i0 + size_t(q)];
+            X(m, k)[i0 + size_t(q)] = 0;
+          }
+        }
+        update_rows_n(nr, rp, C, kPending, ys, xr, true, nullptr, nullptr);
+      }
+    }
+  }
+}
+
+// |θ − θ0|² in fixed pieces (matrix, row block) and the readout, pending terms included.
+void Sim::distance_partials(Range blocks, int tid) {
+  std::vector<double> row;
+  for (size_t m = 0; m < L_; ++m) {
+    const size_t C = cols(m);
+    row.resize(C);
+    const double* B = Bm(m);
+    const double* B0 = theta0_.data() + (m == 0 ? 0 : hidden_offset(a_, m));
+    for (size_t b = blocks.lo; b < blocks.hi; ++b) {
+      const Range rows = block_rows(b);
+      double acc = 0;
+      for (size_t i = rows.lo; i < rows.hi; ++i) {
+        std::memcpy(row.data(), B + i * C, C * sizeof(double));
+        for (size_t k = 0; k < kPending; ++k) {
+          const double xk = X(m, k)[i];
+          const double* y = Y(m, k);
+          for (size_t j = 0; j < C; ++j) row[j] -= xk * y[j];
+        }
+        for (size_t j = 0; j < C; ++j) {
+          const double dj = row[j] - B0[i * C + j];
+          acc += dj * dj;
+        }
+      }
+      partial_[m * kBlocks + b] = acc;
+    }
+  }
+  if (tid == 0) {
+    const size_t off = readout_offset(a_);
+    double acc = 0;
+    for (size_t i = 0; i < N_; ++i) {
+      const double dj = theta_[off + i] - theta0_[off + i];
+      acc += dj * dj;
+    }
+    partial_[L_ * kBlocks] = acc;
+  }
 }
 
 void Sim::loop(int tid, int T, const Control& control, std::atomic<size_t>* shared_progress, size_t total_steps) {
@@ -364,22 +624,38 @@ void Sim::loop(int tid, int T, const Control& control, std::atomic<size_t>* shar
   const double* lambda = c_.lambda.data();
   const double* target = c_.target.data();
   const double sigma = c_.noise, half_noise = 0.5 * sigma * sigma;
-  const double inv_gN = 1.0 / (gamma_ * double(N));
-  const Range colsN = share(N, tid, T, 8), colsD = share(D, tid, T, 8), rowsN = share(N, tid, T, 1);
-  const Range rowsD = share(D, tid, T, 1), rowsB = share(rows_, tid, T, 1);
-  const size_t nchunks = partial_.size();
+  const Range colsD = share(D, tid, T, 8), rowsD = share(D, tid, T, 1), rowsB = share(rows_, tid, T, 1);
+  const Range blocks = share(kBlocks, tid, T, 1);
   size_t next_log = 0;
+  bool fused = false;
   for (size_t step = 0;; ++step) {
+    // bookkeeping of the last update (thread 0): |ΔW_0|² = α0²|u_1|²|e|², |ΔW_ℓ|² = α²|u_{ℓ+1}|²|a_ℓ|²,
+    // |Δw|² = α_L²|a_L|²; progress; the abort flag, read by all after the next barrier
+    if (tid == 0 && step > 0) {
+      double diss = alpha0_ * alpha0_ * unorm_[1] * enorm_;
+      for (size_t l = 1; l < L; ++l) diss += alphaH_ * alphaH_ * unorm_[l + 1] * sq(A(l), N);
+      diss += alphaL_ * alphaL_ * sq(A(L), N);
+      dissipation_ += diss;
+      if (shared_progress != nullptr) {
+        const size_t done = shared_progress->fetch_add(1, std::memory_order_relaxed) + 1;
+        control.report(double(done) / double(total_steps));
+      }
+      stop_.store(control.aborted() ? 1 : 0, std::memory_order_relaxed);
+    }
     // ---- backward: u_ℓ = M_ℓᵀ u_{ℓ+1}, then v, d = v − w*, and e (population) or √λ∘d
     for (size_t l = L - 1; l >= 1; --l) {
-      const double* in = U(l + 1);
-      double* out = u_.data() + l * N;
-      gemv_t(Wl(l), N, N, in, sN_, colsN.lo, colsN.hi, out);
-      if (a_.residual)
-        for (size_t j = colsN.lo; j < colsN.hi; ++j) out[j] += in[j];
+      down(l, tid, T, fused && l == L - 1);
       barrier.wait();
+      if (l == L - 1 && stop_.load(std::memory_order_relaxed) != 0) break;
     }
-    gemv_t(W0(), N, D, U(1), inv_gN, colsD.lo, colsD.hi, v_.data());
+    if (L > 1 && stop_.load(std::memory_order_relaxed) != 0) {
+      if (tid == 0) {
+        status = Status::Aborted;
+        r_.steps_done[s_] = step;
+      }
+      break;
+    }
+    down(0, tid, T, fused && L == 1);
     for (size_t j = colsD.lo; j < colsD.hi; ++j) {
       const double dj = v_[j] - target[j];
       d_[j] = dj;
@@ -387,16 +663,23 @@ void Sim::loop(int tid, int T, const Control& control, std::atomic<size_t>* shar
       else sd_[j] = sqrt_lambda_[j] * dj;
     }
     barrier.wait();
+    if (L == 1 && stop_.load(std::memory_order_relaxed) != 0) {
+      if (tid == 0) {
+        status = Status::Aborted;
+        r_.steps_done[s_] = step;
+      }
+      break;
+    }
     // every thread computes the loss the same way, so all agree on divergence
     double loss = 0;
     {
-      double s8[4] = {0, 0, 0, 0};
+      double s4[4] = {0, 0, 0, 0};
       size_t j = 0;
       for (; j + 4 <= D; j += 4)
-        for (size_t k = 0; k < 4; ++k) s8[k] += lambda[j + k] * d_[j + k] * d_[j + k];
+        for (size_t k = 0; k < 4; ++k) s4[k] += lambda[j + k] * d_[j + k] * d_[j + k];
       double t = 0;
       for (; j < D; ++j) t += lambda[j] * d_[j] * d_[j];
-      loss = 0.5 * (((s8[0] + s8[2]) + (s8[1] + s8[3])) + t) + half_noise;
+      loss = 0.5 * (((s4[0] + s4[2]) + (s4[1] + s4[3])) + t) + half_noise;
     }
     if (!std::isfinite(loss)) {
       if (tid == 0) {
@@ -428,29 +711,20 @@ void Sim::loop(int tid, int T, const Control& control, std::atomic<size_t>* shar
     // ---- objective and records
     if (step == 0 || log_now) {
       if (log_now) {
-        for (size_t ch = size_t(tid); ch < nchunks; ch += size_t(T)) {
-          const size_t lo = ch * kDistChunk, hi = std::min(P_, lo + kDistChunk);
-          double acc = 0;
-          for (size_t p = lo; p < hi; ++p) {
-            const double dp = theta_[p] - theta0_[p];
-            acc += dp * dp;
-          }
-          partial_[ch] = acc;
-        }
+        distance_partials(blocks, tid);
         barrier.wait();
       }
       if (tid == 0) {
         double obj = loss;
         if (c_.training == Training::Fixed) {
-          if (sigma_form_) {
+          if (sigma_form_)
             train_ = 0.5 * dot(d_.data(), e_.data(), D) - 0.5 * dot(d_.data(), cvec_.data(), D) + 0.5 * qnoise_;
-          } else {
+          else
             train_ = 0.5 * sq(res_.data(), rows_) / double(rows_);
-          }
           obj = train_;
         }
         if (step == 0) obj0_ = obj;
-        if (log_now) record(next_log, step, loss, obj, train_);
+        if (log_now) record(next_log, loss, obj, train_);
       }
       if (log_now) ++next_log;
     }
@@ -458,54 +732,23 @@ void Sim::loop(int tid, int T, const Control& control, std::atomic<size_t>* shar
       if (tid == 0) r_.steps_done[s_] = step;
       break;
     }
-    if (tid == 0)
-      for (size_t l = 1; l <= L; ++l) unorm_[l] = sq(U(l), N);
-    // ---- forward + update: a_1 = W_0 e, W_0 −= α0 u_1 eᵀ; a_{ℓ+1} = M_ℓ a_ℓ, W_ℓ −= α u_{ℓ+1} a_ℓᵀ
-    {
-      const double* u1 = U(1);
-      double* a1 = A(1);
-      double* W = W0();
-      for (size_t i = rowsN.lo; i < rowsN.hi; ++i) a1[i] = dot_update(W + i * D, e_.data(), alpha0_ * u1[i], D);
-      barrier.wait();
-    }
-    for (size_t l = 1; l < L; ++l) {
-      const double* un = U(l + 1);
-      const double* al = A(l);
-      double* an = A(l + 1);
-      double* W = Wl(l);
-      for (size_t i = rowsN.lo; i < rowsN.hi; ++i) {
-        const double dd = dot_update(W + i * N, al, alphaH_ * un[i], N);
-        an[i] = a_.residual ? al[i] + sN_ * dd : sN_ * dd;
-      }
-      barrier.wait();
-    }
-    {
-      const double* aL = A(L);
-      double* wv = w();
-      for (size_t i = rowsN.lo; i < rowsN.hi; ++i) wv[i] -= alphaL_ * aL[i];
-    }
     if (tid == 0) {
-      // |ΔW_0|² = α0²|u_1|²|e|², |ΔW_ℓ|² = α²|u_{ℓ+1}|²|a_ℓ|², |Δw|² = α_L²|a_L|²
-      double diss = alpha0_ * alpha0_ * unorm_[1] * sq(e_.data(), D);
-      for (size_t l = 1; l < L; ++l) diss += alphaH_ * alphaH_ * unorm_[l + 1] * sq(A(l), N);
-      diss += alphaL_ * alphaL_ * sq(A(L), N);
-      dissipation_ += diss;
-      if (shared_progress != nullptr) {
-        const size_t done = shared_progress->fetch_add(1, std::memory_order_relaxed) + 1;
-        control.report(double(done) / double(total_steps));
-      }
-      stop_.store(control.aborted() ? 1 : 0, std::memory_order_relaxed);
+      for (size_t l = 1; l <= L; ++l) unorm_[l] = sq(U(l), N);
+      enorm_ = sq(e_.data(), D);
     }
-    barrier.wait();
-    if (stop_.load(std::memory_order_relaxed) != 0) {
-      if (tid == 0) {
-        status = Status::Aborted;
-        r_.steps_done[s_] = step + 1;
-      }
-      break;
+    // ---- forward: a_1 = W_0 e, a_{ℓ+1} = M_ℓ a_ℓ, with this step's rank-1 terms; w on the top
+    for (size_t m = 0; m < L; ++m) {
+      up(m, tid, T, step, blocks);
+      barrier.wait();
     }
+    fused = true;
   }
-  if (tid == 0 && c_.keep_params) std::memcpy(r_.final_params.data() + s_ * P_, theta_.data(), P_ * sizeof(double));
+  // materialise the weights (pending terms applied) for the caller
+  if (c_.keep_params) {
+    apply_pending(blocks);
+    barrier.wait();
+    if (tid == 0) std::memcpy(r_.final_params.data() + s_ * P_, theta_.data(), P_ * sizeof(double));
+  }
 }
 
 }  // namespace
