@@ -16,7 +16,13 @@
 #include <limits>
 #include <memory>
 #include <string>
+#include <new>
 #include <thread>
+
+#if defined(__linux__)
+#include <cstdlib>
+#include <sys/mman.h>
+#endif
 
 #include "core/errors.hpp"
 #include "core/linalg.hpp"
@@ -273,6 +279,41 @@ void update_rows_n(int nr, double* const* rows, size_t C, size_t nt, const doubl
   }
 }
 
+// The weights of a seed, on transparent huge pages where the kernel offers them (Linux with THP in
+// 'madvise' or 'always' mode; NumPy asks for the same): the passes stream the weights, and 2 MB
+// pages keep the TLB and the hardware prefetchers going across 4 KB boundaries.
+class WeightBuffer {
+ public:
+  WeightBuffer() = default;
+  WeightBuffer(const WeightBuffer&) = delete;
+  WeightBuffer& operator=(const WeightBuffer&) = delete;
+  ~WeightBuffer() { std::free(p_); }
+  void allocate(size_t n) {
+    std::free(p_);
+    p_ = nullptr;
+    const size_t bytes = std::max<size_t>(1, n) * sizeof(double);
+#if defined(__linux__)
+    constexpr size_t kHuge = size_t(2) << 20;
+    if (bytes >= 2 * kHuge) {
+      const size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+      void* p = nullptr;
+      if (posix_memalign(&p, kHuge, rounded) == 0) {
+        madvise(p, rounded, MADV_HUGEPAGE);  // advice only: ignored where THP is off
+        p_ = static_cast<double*>(p);
+        return;
+      }
+    }
+#endif
+    p_ = static_cast<double*>(std::malloc(bytes));
+    if (p_ == nullptr) throw std::bad_alloc();
+  }
+  double* data() { return p_; }
+  const double* data() const { return p_; }
+
+ private:
+  double* p_ = nullptr;
+};
+
 // The weights of a seed are kept as base matrices B_m (in θ) minus pending rank-1 terms,
 //   W_m = B_m − Σ_k x_{m,k} y_{m,k}ᵀ   (m = 0: W_0, m = ℓ: W_ℓ; k over a ring of kPending slots),
 // so the backward pass and most of the forward pass only read the weights. The term of step t
@@ -322,9 +363,14 @@ class Sim {
   void prepare_data();
   void prepare_lazy();
   void down(size_t m, int tid, int T, bool fused);
-  void up(size_t m, int tid, int T, size_t step, Range blocks);
-  void apply_pending(Range blocks);
-  void distance_partials(Range blocks, int tid);
+  // The row blocks of a thread: tid, tid + T, … (block-cyclic, so that every thread gets rows the
+  // backward pass read recently — still in cache — and rows it read long ago).
+  struct Blocks {
+    size_t first, stride;
+  };
+  void up(size_t m, int tid, int T, size_t step, Blocks blocks);
+  void apply_pending(Blocks blocks);
+  void distance_partials(Blocks blocks, int tid);
   void record(size_t li, double loss, double obj, double train);
 
   const RunConfig& c_;
@@ -332,7 +378,8 @@ class Sim {
   Arch a_;
   size_t s_, N_, D_, L_, P_, S_;
   double gamma_, sN_, lr_, alpha0_ = 0, alphaL_ = 0, alphaH_ = 0;
-  std::vector<double> theta_, theta0_, u_, act_, v_, d_, sd_, e_, sqrt_lambda_;
+  WeightBuffer theta_;
+  std::vector<double> theta0_, u_, act_, v_, d_, sd_, e_, sqrt_lambda_;
   std::vector<double> xp_, yp_, top_;  // pending terms; top matrix partial sums [kBlocks × cols]
   // data: Z [rows × (D+1)] (z then ε per sample) and residuals; or Σ̂ [D×D], c [D], q
   std::vector<double> Z_, res_, shat_, cvec_, partial_;
@@ -346,12 +393,12 @@ class Sim {
 };
 
 void Sim::prepare() {
-  theta_.resize(P_);
+  theta_.allocate(P_);
   if (c_.init != nullptr)
     std::memcpy(theta_.data(), c_.init + (c_.init_count == 1 ? 0 : s_ * P_), P_ * sizeof(double));
   else
     init_params(a_, c_.seed, s_, theta_.data());
-  theta0_ = theta_;
+  theta0_.assign(theta_.data(), theta_.data() + P_);
   u_.assign((L_ + 1) * N_, 0.0);
   act_.assign((L_ + 1) * N_, 0.0);
   v_.assign(D_, 0.0);
@@ -495,7 +542,7 @@ void Sim::down(size_t m, int tid, int T, bool fused) {
 // every pending term (oldest first, this step's last). On the top matrix the readout is updated,
 // w ← w − α_L a_L, row by row, and the next step's Σ_i w_i B[i][:] is summed per block from the
 // rows in cache.
-void Sim::up(size_t m, int tid, int T, size_t step, Range blocks) {
+void Sim::up(size_t m, int tid, int T, size_t step, Blocks blocks) {
   const size_t C = cols(m);
   const bool top = m == L_ - 1;
   const double* al = m == 0 ? e_.data() : A(m);
@@ -514,7 +561,7 @@ void Sim::up(size_t m, int tid, int T, size_t step, Range blocks) {
   }
   double* B = Bm(m);
   double* wv = w();
-  for (size_t b = blocks.lo; b < blocks.hi; ++b) {
+  for (size_t b = blocks.first; b < kBlocks; b += blocks.stride) {
     const Range rows = block_rows(b);
     double* part = top ? top_.data() + b * C : nullptr;
     if (top) std::fill(part, part + C, 0.0);
@@ -554,13 +601,13 @@ void Sim::up(size_t m, int tid, int T, size_t step, Range blocks) {
 }
 
 // B_m ← W_m for every matrix (this thread's row blocks).
-void Sim::apply_pending(Range blocks) {
+void Sim::apply_pending(Blocks blocks) {
   for (size_t m = 0; m < L_; ++m) {
     const size_t C = cols(m);
     double* B = Bm(m);
     const double* ys[kPending];
     for (size_t k = 0; k < kPending; ++k) ys[k] = Y(m, k);
-    for (size_t b = blocks.lo; b < blocks.hi; ++b) {
+    for (size_t b = blocks.first; b < kBlocks; b += blocks.stride) {
       const Range rows = block_rows(b);
       for (size_t i0 = rows.lo; i0 < rows.hi; i0 += 4) {
         const int nr = static_cast<int>(std::min<size_t>(4, rows.hi - i0));
@@ -580,14 +627,14 @@ void Sim::apply_pending(Range blocks) {
 }
 
 // |θ − θ0|² in fixed pieces (matrix, row block) and the readout, pending terms included.
-void Sim::distance_partials(Range blocks, int tid) {
+void Sim::distance_partials(Blocks blocks, int tid) {
   std::vector<double> row;
   for (size_t m = 0; m < L_; ++m) {
     const size_t C = cols(m);
     row.resize(C);
     const double* B = Bm(m);
     const double* B0 = theta0_.data() + (m == 0 ? 0 : hidden_offset(a_, m));
-    for (size_t b = blocks.lo; b < blocks.hi; ++b) {
+    for (size_t b = blocks.first; b < kBlocks; b += blocks.stride) {
       const Range rows = block_rows(b);
       double acc = 0;
       for (size_t i = rows.lo; i < rows.hi; ++i) {
@@ -609,7 +656,7 @@ void Sim::distance_partials(Range blocks, int tid) {
     const size_t off = readout_offset(a_);
     double acc = 0;
     for (size_t i = 0; i < N_; ++i) {
-      const double dj = theta_[off + i] - theta0_[off + i];
+      const double dj = theta_.data()[off + i] - theta0_[off + i];
       acc += dj * dj;
     }
     partial_[L_ * kBlocks] = acc;
@@ -625,7 +672,7 @@ void Sim::loop(int tid, int T, const Control& control, std::atomic<size_t>* shar
   const double* target = c_.target.data();
   const double sigma = c_.noise, half_noise = 0.5 * sigma * sigma;
   const Range colsD = share(D, tid, T, 8), rowsD = share(D, tid, T, 1), rowsB = share(rows_, tid, T, 1);
-  const Range blocks = share(kBlocks, tid, T, 1);
+  const Blocks blocks{size_t(tid), size_t(T)};
   size_t next_log = 0;
   bool fused = false;
   for (size_t step = 0;; ++step) {

@@ -286,6 +286,24 @@ TEST_CASE("deeplinear: results do not depend on the thread count (team and per-s
   }
 }
 
+TEST_CASE("deeplinear: the trajectory does not depend on the log times") {
+  RunConfig c = config(arch(30, 40, 3, true), Spectrum::PowerLaw, 0.05, 37);
+  c.keep_params = true;
+  c.seeds = 2;
+  const RunResult few = run_config(c);
+  c.log_steps.clear();
+  for (std::size_t t = 0; t <= 37; t += 3) c.log_steps.push_back(t);
+  c.log_steps.push_back(37);
+  const RunResult many = run_config(c);
+  CHECK(few.final_params == many.final_params);
+  const std::size_t last = c.log_steps.size() - 1;
+  for (std::size_t s = 0; s < 2; ++s) {
+    CHECK(few.loss[2 + s] == many.loss[last * 2 + s]);
+    CHECK(few.dist2[2 + s] == many.dist2[last * 2 + s]);
+    CHECK(few.dissipation[2 + s] == many.dissipation[last * 2 + s]);
+  }
+}
+
 TEST_CASE("deeplinear: speed-limit efficiencies: kinematic <= 1, loss efficiency 1 + O(η) at t = 1, then decaying") {
   for (double eta : {0.05, 0.002}) {
     RunConfig c = config(arch(50, 64, 2), Spectrum::PowerLaw, eta, 400);
