@@ -1,12 +1,13 @@
 // Deep linear networks (see deeplinear.hpp for the contract).
 //
-// The step of every training mode is a backward pass (u_ℓ = M_ℓᵀu_{ℓ+1}, then v = W_0ᵀu_1/(γ0N):
+// A step of every training mode is a backward pass (u_ℓ = M_ℓᵀu_{ℓ+1}, then v = W_0ᵀu_1/(γ0N):
 // transposed products, each thread owning a block of columns and streaming the rows bottom-up) and
-// a forward pass that reads each weight row once to form a_{ℓ+1} = M_ℓa_ℓ and writes it back with
-// the rank-1 update (each thread owning a block of rows). Every output element is computed by the
-// same operations in the same order whatever the team size, so the numbers do not depend on the
-// thread count. The passes alternate direction over the layers (…W_2ᵀ, W_1ᵀ, W_0ᵀ | W_0, W_1, W_2…
-// | …W_2ᵀ…), so the matrices touched last are touched first again while still in cache.
+// a forward pass (a_{ℓ+1} = M_ℓa_ℓ, each thread owning fixed blocks of rows). The rank-1 updates are
+// kept pending and applied to one slice of rows per step inside the forward pass (see Sim), so a
+// step mostly reads the weights. The passes alternate direction over the layers (…W_2ᵀ, W_1ᵀ, W_0ᵀ
+// | W_0, W_1, W_2, W_3 | W_2ᵀ…), so the matrices touched last are touched first again while still
+// in cache. Every output element is computed by the same operations in the same order whatever the
+// team size, so the numbers do not depend on the thread count.
 #include "core/deeplinear.hpp"
 
 #include <algorithm>
@@ -15,8 +16,8 @@
 #include <cstring>
 #include <limits>
 #include <memory>
-#include <string>
 #include <new>
+#include <string>
 #include <thread>
 
 #if defined(__linux__)
@@ -155,11 +156,11 @@ void check_arch(const Arch& a, const char* fn) {
 }
 
 // u_ℓ [N] for ℓ = 1..L−1 into u + ℓN (u_L is w itself); returns a pointer to u_ℓ.
-const double* backward(const Arch& a, const double* theta, double* u, size_t l_min = 1) {
+const double* backward(const Arch& a, const double* theta, double* u) {
   const size_t N = a.width, L = a.depth;
   const double s = branch_scale(a) / std::sqrt(double(N));
   const double* w = theta + readout_offset(a);
-  for (size_t l = L - 1; l >= l_min && l >= 1; --l) {
+  for (size_t l = L - 1; l >= 1; --l) {
     const double* in = l + 1 == L ? w : u + (l + 1) * N;
     gemv_t(theta + hidden_offset(a, l), N, N, in, s, 0, N, u + l * N);
     if (a.residual)

@@ -30,10 +30,12 @@
 //   e = (1/P)Xᵀ(Xv − y) (fixed) or (1/B)X_bᵀ(X_b v − y_b) (online), backward vectors u_L = w,
 //   u_ℓ = M_ℓᵀu_{ℓ+1}, forward a_1 = W_0 e, a_{ℓ+1} = M_ℓ a_ℓ:
 //     ∇W_0 = u_1 eᵀ/(γ0N),  ∇W_ℓ = c u_{ℓ+1} a_ℓᵀ/(γ0N√N) (c = 1 or β),  ∇w = a_L/(γ0N).
-//   Population GD costs O(ND + LN²) per step (three passes over the weights, fused: one
-//   read-only backward pass and one forward pass that applies the update row by row); 'fixed'
-//   adds O(PD) (P ≤ D: X kept) or O(D²) (P > D: Σ̂ = XᵀX/P kept, X never stored); 'online'
-//   adds O(BD) and B(D+1) draws.
+//   Population GD costs O(ND + LN²) per step: a backward pass of transposed products and a
+//   forward pass, both reading the weights; the rank-1 updates are kept as pending terms (a ring
+//   of 8 per tensor, W = B − Σ_k x_k y_kᵀ) and applied to one eighth of the rows per step inside
+//   the forward pass, and the top matrix is read once per step (see deeplinear.cpp). 'fixed' adds
+//   O(PD) (P ≤ D: X kept) or O(D²) (P > D: Σ̂ = XᵀX/P kept, X never stored); 'online' adds O(BD)
+//   and B(D+1) draws.
 //   One seed at a time with all threads inside the step (large nets), or seeds in parallel with
 //   one thread each (small nets); the numbers do not depend on the thread count nor on which.
 //
