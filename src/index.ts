@@ -70,3 +70,8 @@ export {
   type DeepLinearLazy, type DeepLinearCKOptions, type DeepLinearCKEstimate, type DeepLinearWeights,
   type DeepLinearParameterization, type DeepLinearTraining, type DeepLinearSpectrum,
 } from './deeplinear.js';
+export {
+  deepLinearStudy,
+  type DeepLinearStudyOptions, type DeepLinearStudyResult, type DeepLinearCurve,
+} from './deeplinear-study.js';
+export { deepLinearStudyReportFiles, deepLinearStudySeries } from './report/deeplinear-report.js';

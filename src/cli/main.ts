@@ -5,6 +5,7 @@
 import { buildInfo, backends, setThreads } from '../info.js';
 import { SpeedlimitsError } from '../errors.js';
 import { parseArgs, UsageError, type CliIO, type Command } from './args.js';
+import { deepLinearCommand } from './deeplinear.js';
 import { ntkCommand } from './ntk.js';
 import { ftCommand } from './ft.js';
 import { runCommand } from './run.js';
@@ -63,6 +64,7 @@ const COMMANDS: Record<string, Command> = {
   train: trainCommand,
   ft: ftCommand,
   samplers: samplersCommand,
+  deeplinear: deepLinearCommand,
 };
 
 function help(): string {
