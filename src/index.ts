@@ -60,7 +60,8 @@ export {
   type FluctuationOptions, type FluctuationResult, type TrajectoryEntropyOptions,
 } from './fluctuation.js';
 export {
-  ness, samplerMoments, SAMPLERS,
+  ness, samplerMoments, SAMPLERS, gradientNoiseCovariance, stationaryEntropyProduction, stationaryEntropyProductionSync,
+  type GradientNoiseOptions, type GaussianChainOptions, type SgldChainOptions, type StationaryEntropyProduction,
   type NessOptions, type NessResult, type Sampler, type SamplerMomentsOptions, type SamplerMoments,
 } from './ness.js';
 export {

@@ -142,6 +142,12 @@ export interface NativeBinding {
     mean: F64; covariance: F64; posteriorMean: F64; posteriorCovariance: F64; w2sq: number; w2: number; partitions: number;
     meanShiftFirstOrder?: F64;
   };
+  /** Cov_S[ĝ_S(θ*)] of Bayesian linear regression (src/ness.ts). */
+  gradientNoiseCovariance(X: F64, n: number, P: number, y: F64, options: { temperature: number; gamma: number; eta: number; batchSize: number }, caller?: string): F64;
+  /** Per-trajectory Σ of a linear chain in its stationary state (src/ness.ts builds and validates the options). */
+  stationaryChainEntropy<A extends boolean>(options: Record<string, unknown>, async: A): Ret<A, {
+    sigma: F64; medium: F64; mean: F64; covariance: F64; hessian: F64; kernelDiffusion: F64; entropyPerStep: number; exact: boolean;
+  }>;
   /** Ensemble training (src/dynamics.ts builds and validates the options object). */
   train<A extends boolean>(spec: NativeNetSpec, x: F64, y: F64, n: number, options: Record<string, unknown>, async: A): Ret<A, unknown>;
   /** Deep linear networks (src/deeplinear.ts builds and validates the options objects). */

@@ -8,6 +8,7 @@
  * regression loss is L = ½|Xθ − y|² + (γ/2)|θ|² (a sum over samples) with posterior N(θ*, T·H⁻¹),
  * H = XᵀX + γI. Matrices are row-major `{ data, rows, cols }`.
  */
+import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
 import { native } from './native.js';
 import { checkBoolean, checkEnum, checkInteger, checkNumberInRange, checkOptions, describeValue } from './validate.js';
@@ -253,4 +254,175 @@ export function samplerMoments(options: SamplerMomentsOptions): SamplerMoments {
     if (r.meanShiftFirstOrder) out.meanShiftFirstOrder = r.meanShiftFirstOrder;
   }
   return out;
+}
+
+/** Options of {@link gradientNoiseCovariance}. */
+export interface GradientNoiseOptions {
+  /** Inputs, n×P. */
+  X: Matrix;
+  /** Targets, n. */
+  y: Numbers;
+  /** γ ≥ 0 (default 0); H = XᵀX + γI must be positive definite (θ* = H⁻¹Xᵀy). */
+  gamma?: number;
+  /** B in 1..n: distinct samples per batch. */
+  batchSize: number;
+}
+
+/**
+ * The minibatch-gradient covariance at the posterior mean, Cov_S[ĝ_S(θ*)] = (n²/B)·(n−B)/(n−1)·C(θ*)
+ * over uniform B-subsets (THEORY §4.2), C the covariance of the per-sample gradients
+ * x_s(x_sᵀθ* − y_s). Its (η²/2)-multiple plus ηT·I is the diffusion 𝒟(θ*) of SGLD-WR.
+ * @example
+ * const C = gradientNoiseCovariance({ X, y, gamma: 0.25, batchSize: 2 });
+ * ness({ H, gradientCovariance: C, eta: 0.05, temperature: 0.25 });
+ */
+export function gradientNoiseCovariance(options: GradientNoiseOptions): Matrix {
+  const fn = 'gradientNoiseCovariance';
+  const o = required(fn, options);
+  const { X, y, n, P } = regressionData(fn, o);
+  const gamma = o.gamma === undefined ? 0 : checkNumberInRange(fn, 'gamma', o.gamma, { min: 0 });
+  if (o.batchSize === undefined) throw new TypeError(`${fn}: batchSize is required`);
+  const batchSize = checkInteger(fn, 'batchSize', o.batchSize, 1, n);
+  // T and η play no part here; the core validates them with the rest of the regression, so pass
+  // harmless values (η tiny keeps the stability check η·h_max < 2 true).
+  return square(native().gradientNoiseCovariance(X.data, n, P, y, { temperature: 1, gamma, eta: Number.MIN_VALUE, batchSize }, fn), P);
+}
+
+function regressionData(fn: string, o: Record<string, unknown>) {
+  if (o.X === undefined) throw new TypeError(`${fn}: X is required`);
+  const X = checkMatrix(fn, 'X', o.X, { finite: true }) as Matrix;
+  if (X.rows === 0 || X.cols === 0) throw new RangeError(`${fn}: X must not be empty, got ${X.rows}x${X.cols}`);
+  const y = numbers(fn, 'y', o.y);
+  if (y.length !== X.rows) throw new RangeError(`${fn}: y has ${y.length} entries but X has ${X.rows} rows`);
+  return { X, y, n: X.rows, P: X.cols };
+}
+
+interface StationaryCommon extends LongRunOptions {
+  /** Learning rate η > 0 with η·h_max < 2. */
+  eta: number;
+  /** K ≥ 1 steps per trajectory. */
+  steps: number;
+  /** M ≥ 1 trajectories. */
+  replicas: number;
+  /** Generator key (replica r uses Philox streams r and 2^40 + r). Default 0. */
+  seed?: number;
+}
+
+/** The linear chain θ ← θ − ηH(θ − θ*) + N(0, 2𝒟) (THEORY §4.6): Σ is exact. */
+export interface GaussianChainOptions extends StationaryCommon {
+  chain: 'gaussian';
+  /** P×P, symmetric positive definite. */
+  H: Matrix;
+  /** 𝒟, P×P symmetric positive definite (step covariance 2𝒟). */
+  diffusion: Matrix;
+  /** θ*, P (default 0). */
+  thetaStar?: Numbers;
+}
+
+/** SGLD-WR on Bayesian linear regression with real minibatches (THEORY §4.3): Σ is approximate. */
+export interface SgldChainOptions extends StationaryCommon {
+  chain: 'sgld';
+  X: Matrix;
+  y: Numbers;
+  /** T > 0. */
+  temperature: number;
+  /** γ ≥ 0 (default 0). */
+  gamma?: number;
+  /** B in 1..n distinct samples, drawn afresh every step. */
+  batchSize: number;
+}
+
+/** Result of {@link stationaryEntropyProduction}. */
+export interface StationaryEntropyProduction {
+  chain: 'gaussian' | 'sgld';
+  /** Σ per trajectory (nats). */
+  sigma: Float64Array;
+  /** Its medium part Σ_k ln W(θ_{k+1}|θ_k)/W(θ_k|θ_{k+1}). */
+  medium: Float64Array;
+  /** The stationary Gaussian N(mean, covariance) trajectories start in and the boundary terms use. */
+  mean: Float64Array;
+  covariance: Matrix;
+  hessian: Matrix;
+  /** 𝒟 of the Gaussian kernel: the chain's own ('gaussian') or 𝒟(θ*) = ηT·I + (η²/2)·Cov_S[ĝ_S(θ*)] ('sgld'). */
+  kernelDiffusion: Matrix;
+  /** σ_step of the Gaussian chain with (H, 𝒟): ⟨Σ⟩ = K·σ_step exactly for 'gaussian'. */
+  entropyPerStep: number;
+  /** True for 'gaussian'; 'sgld' uses the practical estimator of THEORY §4.4 (approximate). */
+  exact: boolean;
+  steps: number;
+  replicas: number;
+}
+
+function prepareStationary(fn: string, options: unknown) {
+  const o = required(fn, options);
+  checkLongRunOptions(fn, o);
+  const chain = checkEnum(fn, 'chain', o.chain, ['gaussian', 'sgld'] as const);
+  if (o.eta === undefined) throw new TypeError(`${fn}: eta is required`);
+  const eta = checkNumberInRange(fn, 'eta', o.eta, { min: 0, exclusiveMin: true });
+  const steps = checkInteger(fn, 'steps', o.steps, 1, 1e9);
+  const replicas = checkInteger(fn, 'replicas', o.replicas, 1, 1e9);
+  const seed = o.seed === undefined ? 0 : checkInteger(fn, 'seed', o.seed, 0);
+  const nat: Record<string, unknown> = { kind: chain, eta, steps, replicas, seed, caller: fn, n: 0, temperature: 0, gamma: 0, batchSize: 0 };
+  let P: number;
+  if (chain === 'gaussian') {
+    const H = checkMatrix(fn, 'H', o.H, { finite: true }) as Matrix;
+    P = H.rows;
+    if (P === 0 || H.cols !== P) throw new RangeError(`${fn}: H must be square and non-empty, got ${H.rows}x${H.cols}`);
+    const D = checkMatrix(fn, 'diffusion', o.diffusion, { finite: true }) as Matrix;
+    if (D.rows !== P || D.cols !== P) throw new RangeError(`${fn}: diffusion must be ${P}x${P} like H, got ${D.rows}x${D.cols}`);
+    Object.assign(nat, { P, H: Float64Array.from(H.data), diffusion: Float64Array.from(D.data) });
+    if (o.thetaStar !== undefined) {
+      const t = numbers(fn, 'thetaStar', o.thetaStar);
+      if (t.length !== P) throw new RangeError(`${fn}: thetaStar must have P = ${P} entries, got ${t.length}`);
+      nat.thetaStar = t;
+    }
+  } else {
+    const { X, y, n } = regressionData(fn, o);
+    P = X.cols;
+    if (P > MAX_VEC_P) throw new RangeError(`${fn}: the stationary moments solve a P²×P² system; P (X.cols) must be <= ${MAX_VEC_P}, got ${P}`);
+    if (o.temperature === undefined) throw new TypeError(`${fn}: temperature is required`);
+    const temperature = checkNumberInRange(fn, 'temperature', o.temperature, { min: 0, exclusiveMin: true });
+    const gamma = o.gamma === undefined ? 0 : checkNumberInRange(fn, 'gamma', o.gamma, { min: 0 });
+    if (o.batchSize === undefined) throw new TypeError(`${fn}: batchSize is required`);
+    const batchSize = checkInteger(fn, 'batchSize', o.batchSize, 1, n);
+    Object.assign(nat, { P, X: Float64Array.from(X.data), y: Float64Array.from(y), n, temperature, gamma, batchSize });
+  }
+  return { o, chain, nat, P, steps, replicas };
+}
+
+function shapeStationary(q: ReturnType<typeof prepareStationary>, r: {
+  sigma: Float64Array; medium: Float64Array; mean: Float64Array; covariance: Float64Array; hessian: Float64Array; kernelDiffusion: Float64Array; entropyPerStep: number; exact: boolean;
+}): StationaryEntropyProduction {
+  return {
+    chain: q.chain, sigma: r.sigma, medium: r.medium, mean: r.mean, covariance: square(r.covariance, q.P), hessian: square(r.hessian, q.P),
+    kernelDiffusion: square(r.kernelDiffusion, q.P), entropyPerStep: r.entropyPerStep, exact: r.exact, steps: q.steps, replicas: q.replicas,
+  };
+}
+
+/**
+ * Per-trajectory entropy production in a non-equilibrium steady state (THEORY §4.4–4.6): M
+ * trajectories start in the stationary Gaussian N(μ, Λ), run K steps, and each gets
+ * Σ = ln p(θ_0) − ln p(θ_K) + Σ_k ln W(θ_{k+1}|θ_k)/W(θ_k|θ_{k+1}) with the Gaussian kernel
+ * W(θ'|θ) = N(θ'; θ − ηH(θ − θ*), 2𝒟). Feed `sigma` to {@link fluctuationTheorems}.
+ * - chain 'gaussian': the chain θ ← θ − ηH(θ − θ*) + N(0, 2𝒟) itself, (μ, Λ) = (θ*, exact
+ *   discrete Lyapunov solution): Σ is exact, so ⟨e^{−Σ}⟩ = 1, the detailed FT holds with slope 1,
+ *   and ⟨Σ⟩ = K·σ_step (an equilibrium 𝒟 ∝ I gives Σ ≡ 0 pathwise);
+ * - chain 'sgld': SGLD-WR with real minibatches on Bayesian linear regression; the kernel uses
+ *   𝒟(θ*) = ηT·I + (η²/2)·Cov_S[ĝ_S(θ*)] and (μ, Λ) the exact stationary moments — the practical
+ *   estimator of THEORY §4.4, an APPROXIMATION (the true kernel is a mixture over batches).
+ * Cost O(M·K·(P² + B·P)), off the event loop, threads over trajectories.
+ * @example
+ * const r = await stationaryEntropyProduction({ chain: 'sgld', X, y, temperature: 0.25, gamma: 0.25, batchSize: 2, eta: 0.05, steps: 20, replicas: 20000 });
+ * fluctuationTheorems(r.sigma).detailed?.slope; // ≈ 1 (approximately, for 'sgld')
+ */
+export async function stationaryEntropyProduction(options: GaussianChainOptions | SgldChainOptions): Promise<StationaryEntropyProduction> {
+  const q = prepareStationary('stationaryEntropyProduction', options);
+  const r = await runLong('stationaryEntropyProduction', q.o as LongRunOptions, (control) => native().stationaryChainEntropy({ ...q.nat, ...control }, true));
+  return shapeStationary(q, r);
+}
+
+/** Synchronous {@link stationaryEntropyProduction} (blocks the event loop). */
+export function stationaryEntropyProductionSync(options: GaussianChainOptions | SgldChainOptions): StationaryEntropyProduction {
+  const q = prepareStationary('stationaryEntropyProductionSync', options);
+  return shapeStationary(q, native().stationaryChainEntropy({ ...q.nat, abort: new Int32Array(1), progress: new Float64Array(1) }, false));
 }

@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { createNetwork, fluctuationTheorems, fromRows, matrix, random, train, trajectoryEntropy } from '../src/index.js';
+import {
+  AbortError, createNetwork, fluctuationTheorems, fromRows, gradientNoiseCovariance, matrix, ness, random, samplerMoments,
+  stationaryEntropyProduction, stationaryEntropyProductionSync, train, trajectoryEntropy,
+} from '../src/index.js';
+import { expectClose } from './support/reference.js';
 
 type Mat = number[][];
 const mul = (A: Mat, B: Mat): Mat => A.map((r) => B[0].map((_, j) => r.reduce((s, a, k) => s + a * B[k][j], 0)));
@@ -129,6 +133,103 @@ describe('speedlimits ft', () => {
       expect(readFileSync(join(dir, 'sigma.csv'), 'utf8').split('\n').length).toBe(5002);
       expect(await main(['ft', '--bins', '5'], { out: () => {}, err: () => {} })).toBe(2);
       expect(await main(['ft', '--lr', '1'], { out: () => {}, err: () => {} })).toBe(2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('stationaryEntropyProduction (NESS set-ups of THEORY.md §4.4–4.6)', () => {
+  const H = fromRows([[2, 0.6], [0.6, 0.8]]);
+  const X = fromRows([[0.001, 0.299], [-0.274, -0.891], [-0.455, -0.992], [0.06, 1.34], [-0.492, -0.62], [0.49, 0.357], [0.105, -0.93], [-0.029, 0.695]]);
+  const y = [-0.791, -0.064, -0.872, -1.139, -1.017, 0.083, -0.188, -0.163];
+
+  it('Gaussian chain: ⟨Σ⟩ = K·σ_step (σ_step of ness()) within MC error; integral and detailed FT', async () => {
+    const eta = 0.05, K = 20;
+    const cov = fromRows([[1, 0.9], [0.9, 1.5]]);
+    const D = { data: cov.data.map((v) => (eta * eta / 2) * v), rows: 2, cols: 2 };
+    const r = await stationaryEntropyProduction({ chain: 'gaussian', H, diffusion: D, eta, steps: K, replicas: 30000, seed: 3 });
+    const n = ness({ H, gradientCovariance: cov, eta });
+    expect(r.exact).toBe(true);
+    expectClose([r.entropyPerStep], [n.entropyPerStep], { rtol: 1e-12 });
+    expectClose(Array.from(r.covariance.data), Array.from(n.covariance.data), { rtol: 1e-12 });
+    const ft = fluctuationTheorems(r.sigma, { bins: 24 });
+    expect(Math.abs(ft.mean - K * n.entropyPerStep)).toBeLessThan(4 * Math.sqrt(ft.variance / ft.samples));
+    expect(ft.integral.ci[0]).toBeLessThan(1);
+    expect(ft.integral.ci[1]).toBeGreaterThan(1);
+    expect(Math.abs(ft.detailed!.slope - 1)).toBeLessThan(0.06);
+  });
+
+  it('equilibrium 𝒟 = ηT·I: Σ ≡ 0 pathwise; SGLD with B = n is ULA: Σ ≡ 0 too', () => {
+    const eq = stationaryEntropyProductionSync({ chain: 'gaussian', H, diffusion: fromRows([[0.02, 0], [0, 0.02]]), thetaStar: [1, -2], eta: 0.1, steps: 10, replicas: 100 });
+    expect(Math.max(...eq.medium.map(Math.abs))).toBeGreaterThan(0.05);
+    expect(Math.max(...eq.sigma.map(Math.abs))).toBeLessThan(1e-9);
+    const ula = stationaryEntropyProductionSync({ chain: 'sgld', X, y, temperature: 0.25, gamma: 0.25, batchSize: 8, eta: 0.05, steps: 10, replicas: 100 });
+    expect(ula.exact).toBe(false);
+    expect(Math.max(...ula.sigma.map(Math.abs))).toBeLessThan(1e-9);
+  });
+
+  it('minibatch SGLD: kernel 𝒟(θ*) = ηT·I + (η²/2)·Cov_S from gradientNoiseCovariance (= enumeration over the 28 pairs)', () => {
+    const C = gradientNoiseCovariance({ X, y, gamma: 0.25, batchSize: 2 });
+    const post = samplerMoments({ X, y, temperature: 0.25, gamma: 0.25, eta: 0.01, sampler: 'ula' }).posterior.mean;
+    const gs: number[][] = [];
+    for (let a = 0; a < 8; a++)
+      for (let b = a + 1; b < 8; b++) {
+        const g = [0.25 * post[0], 0.25 * post[1]];
+        for (const s of [a, b]) {
+          const res = X.data[2 * s] * post[0] + X.data[2 * s + 1] * post[1] - y[s];
+          g[0] += 4 * X.data[2 * s] * res;
+          g[1] += 4 * X.data[2 * s + 1] * res;
+        }
+        gs.push(g);
+      }
+    const m = [0, 1].map((i) => gs.reduce((s, g) => s + g[i], 0) / gs.length);
+    const brute = [0, 1].flatMap((i) => [0, 1].map((j) => gs.reduce((s, g) => s + g[i] * g[j], 0) / gs.length - m[i] * m[j]));
+    expectClose(Array.from(C.data), brute, { rtol: 1e-10, atol: 1e-14 });
+    const eta = 0.1;
+    const r = stationaryEntropyProductionSync({ chain: 'sgld', X, y, temperature: 0.25, gamma: 0.25, batchSize: 2, eta, steps: 5, replicas: 10 });
+    expectClose(Array.from(r.kernelDiffusion.data), brute.map((v, k) => (eta * eta / 2) * v + (k % 3 === 0 ? eta * 0.25 : 0)), { rtol: 1e-10 });
+    const sm = samplerMoments({ X, y, temperature: 0.25, gamma: 0.25, eta, sampler: 'sgld', batchSize: 2 });
+    expectClose(Array.from(r.covariance.data), Array.from(sm.covariance.data), { rtol: 1e-12 });
+  });
+
+  it('bad input and abort', async () => {
+    const D = fromRows([[0.01, 0], [0, 0.01]]);
+    expect(() => stationaryEntropyProductionSync({ chain: 'gaussian', H, diffusion: D, eta: 1.5, steps: 5, replicas: 5 })).toThrow(/eta/);
+    expect(() => stationaryEntropyProductionSync({ chain: 'gaussian', H: fromRows([[1, 2], [2, 1]]), diffusion: D, eta: 0.1, steps: 5, replicas: 5 })).toThrow(/H/);
+    expect(() => stationaryEntropyProductionSync({ chain: 'gaussian', H, diffusion: fromRows([[1]]), eta: 0.1, steps: 5, replicas: 5 })).toThrow(/diffusion must be 2x2/);
+    expect(() => stationaryEntropyProductionSync({ chain: 'other' as never, H, diffusion: D, eta: 0.1, steps: 5, replicas: 5 })).toThrow(/chain/);
+    expect(() => stationaryEntropyProductionSync({ chain: 'gaussian', H, diffusion: D, eta: 0.1, steps: 0, replicas: 5 })).toThrow(/steps/);
+    expect(() => stationaryEntropyProductionSync({ chain: 'sgld', X, y, temperature: 0.25, batchSize: 9, eta: 0.1, steps: 5, replicas: 5 } as never)).toThrow(/batchSize/);
+    expect(() => stationaryEntropyProductionSync({ chain: 'sgld', X, y: [1, 2], temperature: 0.25, batchSize: 2, eta: 0.1, steps: 5, replicas: 5 })).toThrow(/y has 2 entries/);
+    expect(() => gradientNoiseCovariance({ X, y, batchSize: 0 })).toThrow(/batchSize/);
+    const ac = new AbortController();
+    ac.abort();
+    await expect(stationaryEntropyProduction({ chain: 'gaussian', H, diffusion: D, eta: 0.1, steps: 5, replicas: 5, signal: ac.signal })).rejects.toThrow(AbortError);
+  });
+});
+
+describe('speedlimits ft stationary set-ups', () => {
+  it('--setup ness (exact) and --setup sgld (approximate); usage errors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'speedlimits-ft-ness-'));
+    try {
+      let out = '';
+      expect(await main(['ft', '--setup', 'ness', '--replicas', '20000', '--out', dir, '--json'], { out: (t) => (out += t), err: () => {} })).toBe(0);
+      const s = JSON.parse(out);
+      expect(s).toMatchObject({ setup: 'ness', exact: true, steps: 20 });
+      expect(Math.abs(s.mean - s.expectedMean)).toBeLessThan(4 * Math.sqrt(s.variance / 20000));
+      expect(Math.abs(s.detailedSlope - 1)).toBeLessThan(0.06);
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/Non-equilibrium steady state of SGD/);
+      out = '';
+      expect(await main(['ft', '--setup', 'sgld', '--replicas', '4000', '--batch-size', '4', '--out', dir, '--json'], { out: (t) => (out += t), err: () => {} })).toBe(0);
+      const g = JSON.parse(out);
+      expect(g).toMatchObject({ setup: 'sgld', exact: false, temperature: 0.25 });
+      expect(Math.abs(g.integral.value - 1)).toBeLessThan(0.05);
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toMatch(/APPROXIMATION/);
+      let err = '';
+      expect(await main(['ft', '--setup', 'steady'], { out: () => {}, err: (t) => (err += t) })).toBe(2);
+      expect(err).toMatch(/--setup must be one of transient, ness, sgld/);
+      expect(await main(['ft', '--batch-size', '2'], { out: () => {}, err: () => {} })).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

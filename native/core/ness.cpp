@@ -747,6 +747,28 @@ std::vector<double> first_order_mean_shift(const RegressionInput& input) {
   return mean_shift(prepare(input, true));
 }
 
+std::vector<double> gradient_noise_covariance(const RegressionInput& in) {
+  const Regression g = prepare(in, true);
+  const size_t n = g.n, P = g.P;
+  double alpha, beta;
+  pair_weights(n, g.B, alpha, beta);
+  // u_s = x_s r_s, U = Σ u_s: Cov = alpha Σ u_s u_sᵀ + (beta − 1) U Uᵀ (c E[U_S] = U).
+  Mat C(P * P, 0.0);
+  std::vector<double> U(P, 0.0), u(P);
+  for (size_t s = 0; s < n; ++s) {
+    for (size_t i = 0; i < P; ++i) {
+      u[i] = g.X[s * P + i] * g.r[s];
+      U[i] += u[i];
+    }
+    for (size_t i = 0; i < P; ++i)
+      for (size_t j = 0; j < P; ++j) C[i * P + j] += alpha * u[i] * u[j];
+  }
+  for (size_t i = 0; i < P; ++i)
+    for (size_t j = 0; j < P; ++j) C[i * P + j] += (beta - 1) * U[i] * U[j];
+  symmetrize(C, P);
+  return C;
+}
+
 SamplerMoments sampler_moments(const RegressionInput& in) {
   const bool batched = in.sampler != Sampler::Ula;
   const Regression g = prepare(in, batched);

@@ -9,7 +9,10 @@
 // (Φ⊗Φ)_{(i,k),(j,l)} = Φ_ij Φ_kl.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
+
+#include "core/control.hpp"
 
 namespace speedlimits::ness {
 
@@ -106,5 +109,56 @@ SamplerMoments sampler_moments(const RegressionInput& input);
 // The first-order SGWORLD (WOR) mean shift δθ = −(η/2) H⁻¹ E_S[A_S ĝ_S(θ*)] (THEORY §4.2), E_S over
 // uniform B-subsets in closed form (O(nP²)). Uses n, P, X, y, gamma, eta, batch_size of the input.
 std::vector<double> first_order_mean_shift(const RegressionInput& input);
+
+// Cov_S[ĝ_S(θ*)] over uniform B-subsets (THEORY §4.2): (n²/B)(n−B)/(n−1)·C(θ*), C the covariance of
+// the per-sample gradients x_s(x_sᵀθ* − y_s) at the posterior mean (γθ is not random). Uses n, P,
+// X, y, temperature (validated only), gamma, eta (validated only) and batch_size of the input.
+std::vector<double> gradient_noise_covariance(const RegressionInput& input);
+
+// ---- per-trajectory entropy production in a stationary state (§4.4–4.5) -------------------------
+// Replicas start in the stationary Gaussian N(μ, Λ) and run K steps; for each,
+//   Σ = ln p(θ_0) − ln p(θ_K) + Σ_k ln W(θ_{k+1}|θ_k)/W(θ_k|θ_{k+1})
+// with p = N(μ, Λ) and the Gaussian kernel W(θ'|θ) = N(θ'; θ − ηg(θ), 2𝒟), g(θ) = H(θ − θ*).
+//   Gaussian: the chain θ ← θ − ηH(θ − θ*) + N(0, 2𝒟) itself; μ = θ*, Λ the exact discrete
+//     Lyapunov solution: Σ is exact (integral FT and detailed FT hold exactly; ⟨Σ⟩ = K·σ_step).
+//   SgldMinibatch: SGLD-WR on Bayesian linear regression, θ ← θ − ηĝ_S(θ) + √(2ηT)ξ with a fresh
+//     uniform B-subset S each step; the kernel uses 𝒟(θ*) = ηT I + (η²/2)Cov_S[ĝ_S(θ*)] and (μ, Λ)
+//     the exact stationary moments: the practical estimator of THEORY §4.4, an approximation (the
+//     true kernel is a mixture over batches and the stationary law is not exactly Gaussian).
+// Random numbers: replica r draws θ_0 and its Gaussian noise from Philox stream (seed, r) and its
+// batches from stream (seed, 2^40 + r), so results do not depend on the thread count.
+// Cost O(M·K·(P² + B·P)); the work polls `control` (abort) and reports progress.
+enum class ChainKind { Gaussian, SgldMinibatch };
+
+struct StationaryChainInput {
+  ChainKind kind = ChainKind::Gaussian;
+  // Gaussian: P, H (SPD), theta_star (P; null = 0), diffusion 𝒟 (SPD), eta (η h_max < 2).
+  std::size_t P = 0;
+  const double* H = nullptr;
+  const double* theta_star = nullptr;
+  const double* diffusion = nullptr;
+  double eta = 0;
+  // SgldMinibatch: the regression (n, P, X, y, temperature, gamma, eta, batch_size).
+  RegressionInput regression;
+  std::size_t steps = 0, replicas = 0;
+  std::uint64_t seed = 0;
+  const char* caller = "ness::stationary_chain_entropy";
+};
+
+struct StationaryChainEntropy {
+  std::size_t P = 0;
+  std::vector<double> sigma;             // Σ per replica
+  std::vector<double> medium;            // Σ_k ln W(θ_{k+1}|θ_k)/W(θ_k|θ_{k+1}) per replica
+  std::vector<double> mean, covariance;  // μ, Λ of the stationary Gaussian
+  std::vector<double> hessian;           // H
+  std::vector<double> kernel_diffusion;  // 𝒟 of the kernel
+  // σ_step of the Gaussian chain with (H, 𝒟) (ness::ness): ⟨Σ⟩/K exactly for ChainKind::Gaussian.
+  double entropy_per_step = 0;
+  bool exact = false;
+};
+
+// Throws InvalidArgument naming the argument (as ness / sampler_moments do), steps or replicas = 0,
+// and Aborted when control asks.
+StationaryChainEntropy stationary_chain_entropy(const StationaryChainInput& input, const Control& control);
 
 }  // namespace speedlimits::ness
