@@ -3,7 +3,9 @@
 // vitest suite, and print one closing line `N passed, N failed, N skipped` over both.
 //   --native-only   only the C++ tests
 //   --js-only       only vitest
-// Environment: SPEEDLIMITS_BLAS etc. as for scripts/build-native.mjs (both builds follow it).
+// Environment: SPEEDLIMITS_BLAS, SPEEDLIMITS_CUDA etc. as for scripts/build-native.mjs (both
+// builds follow them). The C++ test build uses SPEEDLIMITS_CUDA=AUTO by default, so the CUDA
+// sources and tests compile wherever nvcc is found; without a device the CUDA cases skip.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -32,9 +34,10 @@ function finish() {
 function nativeTests() {
   // A plain CMake build of the core and its tests (no Node needed), in build-tests/<blas>.
   const blas = (process.env.SPEEDLIMITS_BLAS ?? 'AUTO').toUpperCase();
+  const cuda = (process.env.SPEEDLIMITS_CUDA ?? 'AUTO').toUpperCase();
   const dir = join(root, 'build-tests', blas.toLowerCase());
   const configure = run('cmake', ['-S', root, '-B', dir, '-DSPEEDLIMITS_ADDON=OFF', '-DSPEEDLIMITS_BUILD_TESTS=ON',
-    `-DSPEEDLIMITS_BLAS=${blas}`, '-DSPEEDLIMITS_CUDA=OFF', '-DCMAKE_BUILD_TYPE=Release']);
+    `-DSPEEDLIMITS_BLAS=${blas}`, `-DSPEEDLIMITS_CUDA=${cuda}`, '-DCMAKE_BUILD_TYPE=Release']);
   const build = configure.ok && run('cmake', ['--build', dir, '--parallel', jobs]);
   if (!configure.ok || !build.ok) {
     console.error('native tests: the C++ test build failed');
@@ -42,8 +45,10 @@ function nativeTests() {
     return;
   }
   const ctest = run('ctest', ['--test-dir', dir, '--output-on-failure', '--verbose'], { capture: true });
-  // Each test executable ends with "N cases, K failed"; ctest itself with "... tests failed out of M".
-  const perCase = [...ctest.stdout.matchAll(/(\d+) cases, (\d+) failed/g)];
+  // Each test executable ends with "N cases, K failed" or "N cases, K failed, S skipped" (cases
+  // that could not run here, e.g. CUDA ones without a device); ctest itself with
+  // "... tests failed out of M".
+  const perCase = [...ctest.stdout.matchAll(/(\d+) cases, (\d+) failed(?:, (\d+) skipped)?/g)];
   const m = /(\d+) tests? failed out of (\d+)/.exec(ctest.stdout);
   if (!m) {
     totals.failed++;
@@ -52,11 +57,14 @@ function nativeTests() {
   const exeFailed = Number(m[1]);
   const cases = perCase.reduce((s, x) => s + Number(x[1]), 0);
   const casesFailed = perCase.reduce((s, x) => s + Number(x[2]), 0);
+  const casesSkipped = perCase.reduce((s, x) => s + Number(x[3] ?? 0), 0);
   // An executable that crashed prints no case line: count it as one more failure.
   const crashed = Math.max(0, exeFailed - perCase.filter((x) => Number(x[2]) > 0).length);
-  totals.passed += cases - casesFailed;
+  totals.passed += cases - casesFailed - casesSkipped;
   totals.failed += casesFailed + crashed;
-  console.log(`ctest: ${Number(m[2])} executables, ${cases - casesFailed} cases passed, ${casesFailed + crashed} failed`);
+  totals.skipped += casesSkipped;
+  console.log(`ctest: ${Number(m[2])} executables, ${cases - casesFailed - casesSkipped} cases passed, ` +
+    `${casesFailed + crashed} failed, ${casesSkipped} skipped`);
 }
 
 function jsTests() {

@@ -13,6 +13,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "core/philox.hpp"
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -23,9 +25,11 @@ namespace speedlimits::rng {
 
 namespace {
 
-constexpr std::uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;  // round multipliers
-constexpr std::uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;  // key schedule increments
-constexpr int kRounds = 10;
+using philox::kMul0;
+using philox::kMul1;
+using philox::kRounds;
+using philox::kWeyl0;
+using philox::kWeyl1;
 // Blocks generated per inner batch: wide enough for 256/512-bit vectors, small enough for L1.
 constexpr std::size_t kLanes = 32;
 // Below this many draws the work is not split across threads.
@@ -118,81 +122,14 @@ __attribute__((always_inline)) inline double to_unit(std::uint32_t hi, std::uint
   return (h * 4294967296.0 + l) * 0x1.0p-53;
 }
 
-// 1 + (52 random bits)·2^-52 in [1, 2), built in the exponent/mantissa bits.
+// The scalar pieces are shared with the CUDA kernels (core/philox.hpp), so both produce the
+// same bits.
 __attribute__((always_inline)) inline double unit_interval_plus_one(std::uint32_t hi, std::uint32_t lo) noexcept {
-  const std::uint64_t bits = 0x3FF0000000000000ull | ((std::uint64_t(hi) << 32 | lo) >> 12);
-  double m;
-  std::memcpy(&m, &bits, sizeof m);
-  return m;
+  return philox::unit_plus_one(hi, lo);
 }
-
-// ln(u) for u in (0, 1], via u = 2^e · m, m in [√½, √2), ln m = 2 atanh(s), s = (m−1)/(m+1);
-// |s| <= 0.1716, so the odd series to s^19 leaves a truncation error below 1e-16 relative. Only basic IEEE operations.
-__attribute__((always_inline)) inline double log_unit_impl(double u) noexcept {
-  std::uint64_t bits;
-  std::memcpy(&bits, &u, sizeof bits);
-  // exponent as an exact double without int64 -> double conversion (not vectorisable on AVX2)
-  std::uint64_t ebits = 0x4330000000000000ull | (bits >> 52);
-  double ed;
-  std::memcpy(&ed, &ebits, sizeof ed);
-  ed -= 4503599627370496.0 + 1023.0;
-  std::uint64_t mbits = (bits & 0x000fffffffffffffull) | 0x3ff0000000000000ull;
-  double m;
-  std::memcpy(&m, &mbits, sizeof m);
-  const bool fold = m > 1.4142135623730951;  // fold m to [√½, √2)
-  m = fold ? m * 0.5 : m;
-  ed = fold ? ed + 1.0 : ed;
-  double s = (m - 1.0) / (m + 1.0), s2 = s * s;
-  double p = 1.0 / 19;
-  p = std::fma(p, s2, 1.0 / 17);
-  p = std::fma(p, s2, 1.0 / 15);
-  p = std::fma(p, s2, 1.0 / 13);
-  p = std::fma(p, s2, 1.0 / 11);
-  p = std::fma(p, s2, 1.0 / 9);
-  p = std::fma(p, s2, 1.0 / 7);
-  p = std::fma(p, s2, 1.0 / 5);
-  p = std::fma(p, s2, 1.0 / 3);
-  p = std::fma(p, s2, 1.0);
-  constexpr double kLn2Hi = 6.93147180369123816490e-01, kLn2Lo = 1.90821492927058770002e-10;
-  return (ed * kLn2Hi) + (2.0 * s * p + ed * kLn2Lo);
-}
-
-// sin and cos of 2πu, u in [0, 1): quadrant q = round(4u), angle (4u − q)·π/2 in [−π/4, π/4],
-// Taylor series to x^17 / x^18 (truncation < 1e-17 there).
+__attribute__((always_inline)) inline double log_unit_impl(double u) noexcept { return philox::log_unit(u); }
 __attribute__((always_inline)) inline void sincos_2pi_impl(double u, double& s, double& c) noexcept {
-  double t = 4.0 * u;
-  double qd = std::floor(t + 0.5);
-  double x = (t - qd) * 1.5707963267948966;
-  double x2 = x * x;
-  // Taylor series in −x², truncated where the next term is < 5e-17 on [−π/4, π/4].
-  double ps = 1.0 / 1307674368000.0;  // 1/15!
-  ps = std::fma(ps, -x2, 1.0 / 6227020800.0);
-  ps = std::fma(ps, -x2, 1.0 / 39916800.0);
-  ps = std::fma(ps, -x2, 1.0 / 362880.0);
-  ps = std::fma(ps, -x2, 1.0 / 5040.0);
-  ps = std::fma(ps, -x2, 1.0 / 120.0);
-  ps = std::fma(ps, -x2, 1.0 / 6.0);
-  ps = std::fma(ps, -x2, 1.0);
-  double sx = x * ps;
-  double pc = 1.0 / 20922789888000.0;  // 1/16!
-  pc = std::fma(pc, -x2, 1.0 / 87178291200.0);
-  pc = std::fma(pc, -x2, 1.0 / 479001600.0);
-  pc = std::fma(pc, -x2, 1.0 / 3628800.0);
-  pc = std::fma(pc, -x2, 1.0 / 40320.0);
-  pc = std::fma(pc, -x2, 1.0 / 720.0);
-  pc = std::fma(pc, -x2, 1.0 / 24.0);
-  pc = std::fma(pc, -x2, 0.5);
-  double cx = 1.0 - x2 * pc;
-  // sin(x + qπ/2) = sx, cx, −sx, −cx and cos(x + qπ/2) = cx, −sx, −cx, sx for q = 0..3;
-  // selects on doubles (not ints) so the loop stays vectorised.
-  double q = qd - 4.0 * std::floor(qd * 0.25);
-  const bool odd = std::fabs(q - 2.0) == 1.0;     // q in {1, 3}
-  const bool neg_sin = q >= 2.0;                  // q in {2, 3}
-  const bool neg_cos = std::fabs(q - 1.5) < 1.0;  // q in {1, 2}
-  double rs = odd ? cx : sx;
-  double rc = odd ? sx : cx;
-  s = neg_sin ? -rs : rs;
-  c = neg_cos ? -rc : rc;
+  philox::sincos_2pi(u, s, c);
 }
 
 // Generic driver: `emit(w0, w1, w2, w3, tmp)` turns kLanes blocks into kLanes·PerBlock draws;
@@ -236,24 +173,8 @@ void fill(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std::s
 }  // namespace
 
 void philox4x32_10(const std::uint32_t counter[4], const std::uint32_t key[2], std::uint32_t out[4]) noexcept {
-  std::uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
-  std::uint32_t k0 = key[0], k1 = key[1];
-  for (int r = 0; r < kRounds; ++r) {
-    std::uint64_t p0 = std::uint64_t(kMul0) * c0;
-    std::uint64_t p1 = std::uint64_t(kMul1) * c2;
-    std::uint32_t n0 = static_cast<std::uint32_t>(p1 >> 32) ^ c1 ^ k0;
-    std::uint32_t n2 = static_cast<std::uint32_t>(p0 >> 32) ^ c3 ^ k1;
-    c1 = static_cast<std::uint32_t>(p1);
-    c3 = static_cast<std::uint32_t>(p0);
-    c0 = n0;
-    c2 = n2;
-    k0 += kWeyl0;
-    k1 += kWeyl1;
-  }
-  out[0] = c0;
-  out[1] = c1;
-  out[2] = c2;
-  out[3] = c3;
+  const philox::Block b = philox::rounds(counter[0], counter[1], counter[2], counter[3], key[0], key[1]);
+  for (int i = 0; i < 4; ++i) out[i] = b.w[i];
 }
 
 double log_unit(double u) noexcept { return log_unit_impl(u); }

@@ -20,6 +20,10 @@ inline int& failures() {
   static int n = 0;
   return n;
 }
+// A case that cannot run here (e.g. no CUDA device) throws Skip; it counts as skipped, not passed.
+struct Skip {
+  std::string reason;
+};
 struct Register {
   Register(const char* name, std::function<void()> fn) { registry().push_back({name, std::move(fn)}); }
 };
@@ -36,11 +40,17 @@ inline bool close(double a, double b, double rtol, double atol) {
 }
 
 inline int run_all() {
-  int failed_cases = 0;
+  int failed_cases = 0, skipped_cases = 0;
   for (auto& c : registry()) {
     int before = failures();
     try {
       c.fn();
+    } catch (const Skip& s) {
+      if (failures() == before) {
+        ++skipped_cases;
+        std::printf("skip %s: %s\n", c.name, s.reason.c_str());
+        continue;
+      }
     } catch (const std::exception& e) {
       fail(__FILE__, __LINE__, std::string("unexpected exception: ") + e.what());
     }
@@ -48,7 +58,11 @@ inline int run_all() {
     if (!ok) ++failed_cases;
     std::printf("%s %s\n", ok ? "ok  " : "FAIL", c.name);
   }
-  std::printf("%zu cases, %d failed\n", registry().size(), failed_cases);
+  // "N cases, K failed[, S skipped]": scripts/test.mjs parses this line.
+  if (skipped_cases > 0)
+    std::printf("%zu cases, %d failed, %d skipped\n", registry().size(), failed_cases, skipped_cases);
+  else
+    std::printf("%zu cases, %d failed\n", registry().size(), failed_cases);
   return failed_cases == 0 ? 0 : 1;
 }
 
@@ -79,4 +93,6 @@ inline int run_all() {
     try { expr; } catch (const Type&) { sl_thrown_ = true; }                  \
     if (!sl_thrown_) sltest::fail(__FILE__, __LINE__, "expected " #Type " from " #expr); \
   } while (0)
+// Ends the current case as skipped, printing why (checks that already failed still count).
+#define SKIP(reason) throw sltest::Skip{std::string(reason)}
 #define TEST_MAIN() int main() { return sltest::run_all(); }

@@ -1,0 +1,86 @@
+// The CUDA backend's host API: plain C++ (no CUDA types), implemented in native/cuda/*.cu when
+// the build has CUDA (SPEEDLIMITS_WITH_CUDA) and by cuda_backend.cpp otherwise, where every
+// entry point throws CudaUnavailable (code ERR_CUDA_UNAVAILABLE). So the core, the addon and the
+// tests compile and link in every configuration.
+//
+// Every function takes and returns host arrays with the same contract as the CPU function it
+// mirrors (named in its comment): it copies the inputs to device 0, computes there, and copies
+// the results back before returning. Results agree with the CPU path to rounding (the kernels
+// sum in a different order), except where a comment says bit-identical.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "core/control.hpp"
+#include "core/net_spec.hpp"
+#include "core/nets.hpp"
+#include "core/transport.hpp"
+
+namespace speedlimits::cuda {
+
+// Compiled with CUDA and at least one device visible.
+bool available() noexcept;
+// Throws CudaUnavailable "<caller>: backend 'cuda' …" saying why (not compiled / no device).
+void require(const char* caller);
+
+// ---- W2 engine --------------------------------------------------------------------------------
+// transport::cost_matrix: centre (double), norms (double), the GEMM in T (fp32 FMA for float,
+// never TF32), clamped at 0; same = true gives an exactly symmetric result with a 0 diagonal.
+template <typename T>
+void cost_matrix(const T* x, std::size_t n, const T* y, std::size_t m, std::size_t d, bool center, bool same, T* C);
+
+// transport::sinkhorn_log with the same options, ε schedule, stage tolerances and stopping rule
+// (L1 column-marginal error, rows exact after the last f-update). Each half-step is one fused
+// pass over C: an exact online log-sum-exp in double per row (f) or per column (g); the column
+// pass also yields the marginal error. Kernel mode and the Newton polish are CPU-only
+// (opt.kernel/opt.newton are ignored), so iteration counts differ from the CPU's; the converged
+// potentials, plan and objective agree to the tolerance.
+template <typename T>
+transport::SinkhornResult sinkhorn_log(const T* C, std::size_t n, std::size_t m, const double* a, const double* b,
+                                       double* f, double* g, double* plan, const transport::SinkhornOptions& opt);
+// transport::sinkhorn_log_symmetric (the averaged fixed point on a symmetric C).
+template <typename T>
+transport::SinkhornResult sinkhorn_log_symmetric(const T* C, std::size_t n, const double* a, double* f,
+                                                 const transport::SinkhornOptions& opt);
+
+// ---- random numbers ---------------------------------------------------------------------------
+// rng::normal computed on the device (Philox in-kernel): bit-identical to the CPU.
+void normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std::size_t n, double* out);
+
+// ---- Langevin engine --------------------------------------------------------------------------
+// One ensemble update, the body of the CPU engine's update step (dynamics.cpp), for replicas
+// r = 0..M−1 (global index replica_begin + r) of P parameters each, theta and grad [M, P]:
+//   gp = scale·grad + γ·θ,  δ = −η·gp + sd·ξ,  θ += δ,
+//   ξ_p = normal draw step·P + p of (seed, kNoiseStream + replica) (bit-identical to the CPU's),
+// and per replica dissipation[r] += Σ_p δ², dg_prev[r] += Σ_p δ·gp. sd = 0: no noise.
+struct UpdateParams {
+  double eta = 0, gamma = 0, scale = 1, sd = 0;
+  std::uint64_t seed = 0, replica_begin = 0, step = 0;
+};
+void langevin_update(std::size_t M, std::size_t P, double* theta, const double* grad, const UpdateParams& u,
+                     double* dissipation, double* dg_prev);
+
+// ---- NTK engine -------------------------------------------------------------------------------
+// linalg::gemm (row-major, op = transpose when the flag is set) by the tiled device GEMM.
+template <typename T>
+void gemm(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* A,
+          std::size_t lda, const T* B, std::size_t ldb, T beta, T* C, std::size_t ldc);
+
+// Everything the device needs of an FCN (from a nets::Network; fcn_plan throws InvalidArgument
+// for a CNN).
+struct FcnPlan {
+  std::vector<nets::LayerPlan> layers;  // hidden layers, then the readout
+  nets::Activation activation = nets::Activation::Relu;
+  std::size_t input_dim = 0, output_dim = 1, num_params = 0;
+};
+FcnPlan fcn_plan(const nets::Network& net);
+
+// nets::Network::ntk for an FCN (same layout, trace mode and x2 == nullptr meaning x2 = x1, then
+// exactly symmetric): forward GEMMs, backward GEMMs for Δ_l, and the layer-wise accumulation
+// Θ += (s_l² H Hᵀ + sb_l²) ⊙ (Δ_l Δ_lᵀ) on the device. Polls control between layers.
+template <typename T>
+void ntk_fcn(const FcnPlan& plan, const T* params, const T* x1, std::size_t n1, const T* x2, std::size_t n2, bool trace,
+             T* out, const Control& control = Control{});
+
+}  // namespace speedlimits::cuda
