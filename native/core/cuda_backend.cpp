@@ -58,6 +58,10 @@ void normal(std::uint64_t, std::uint64_t, std::uint64_t, std::size_t, double*) {
 void langevin_update(std::size_t, std::size_t, double*, const double*, const UpdateParams&, double*, double*) {
   unavailable("train");
 }
+void ensemble_loss_gradient(const FcnPlan&, std::size_t, const double*, const double*, const double*, std::size_t,
+                            double*, double*) {
+  unavailable("train");
+}
 template <typename T>
 void gemm(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*, std::size_t, const T*, std::size_t, T, T*,
           std::size_t) {

@@ -61,6 +61,14 @@ struct UpdateParams {
 void langevin_update(std::size_t M, std::size_t P, double* theta, const double* grad, const UpdateParams& u,
                      double* dissipation, double* dg_prev);
 
+// The FCN forward/backward pass of the Langevin engine for M replicas at once: replica r has
+// parameters params[r·P ..] and its own batch x [M, B, d], y [M, B, k]; grad [M, P] receives
+// Σ_i ∇ℓ_i (Network::loss_gradient's grad) and loss[r] the squared loss ½ Σ_i |f(x_i) − y_i|².
+// Layers run as batched GEMMs over the replicas.
+struct FcnPlan;
+void ensemble_loss_gradient(const FcnPlan& plan, std::size_t M, const double* params, const double* x, const double* y,
+                            std::size_t B, double* grad, double* loss);
+
 // ---- NTK engine -------------------------------------------------------------------------------
 // linalg::gemm (row-major, op = transpose when the flag is set) by the tiled device GEMM.
 template <typename T>

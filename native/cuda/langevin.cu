@@ -105,3 +105,116 @@ void langevin_update(std::size_t M, std::size_t P, double* theta, const double* 
 }
 
 }  // namespace speedlimits::cuda
+
+// ---- FCN loss gradients of an ensemble --------------------------------------------------------
+#include "cuda/nets.cuh"
+
+namespace speedlimits::cuda {
+
+using namespace detail;
+
+namespace {
+
+// R = f − y ([M·B, k]) and loss[r] = ½ Σ R² over replica r's rows (one thread per replica:
+// a fixed order).
+__global__ void residual_kernel(const double* f, const double* y, std::size_t M, std::size_t rows_per, double* R,
+                                double* loss) {
+  const std::size_t r = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+  if (r >= M) return;
+  double s = 0;
+  for (std::size_t e = r * rows_per; e < (r + 1) * rows_per; ++e) {
+    const double v = f[e] - y[e];
+    R[e] = v;
+    s += v * v;
+  }
+  loss[r] = 0.5 * s;
+}
+
+// out[z·out_stride + o] = scale · Σ_i D[z][i, o] (bias gradients), i over `rows`, D [rows, w].
+__global__ void column_sum_kernel(const double* D, std::size_t M, std::size_t rows, std::size_t w, double scale,
+                                  double* out, std::size_t out_stride) {
+  const std::size_t total = M * w;
+  for (std::size_t e = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; e < total; e += std::size_t(gridDim.x) * blockDim.x) {
+    const std::size_t z = e / w, o = e % w;
+    const double* d = D + z * rows * w + o;
+    double s = 0;
+    for (std::size_t i = 0; i < rows; ++i) s += d[i * w];
+    out[z * out_stride + o] = scale * s;
+  }
+}
+
+// Δ_{l−1} = (s·Δ_l W_l) ⊙ φ′(z_{l−1}) per replica z (Z, H, D have batch stride rows·w).
+struct BatchedBackprop {
+  double* D;
+  const double* Z;
+  const double* H;
+  long long w, stride;
+  double s;
+  nets::Activation act;
+  __device__ __forceinline__ void operator()(int z, long long i, long long c, double acc) const {
+    const long long e = z * stride + i * w + c;
+    D[e] = s * acc * act_deriv(act, Z[e], H[e]);
+  }
+};
+
+}  // namespace
+
+namespace detail {
+// On device arrays: params [M, P], x [M, B, d], y [M, B, k] -> grad [M, P], loss [M].
+void ensemble_loss_gradient_device(const FcnPlan& plan, std::size_t M, const double* params, const double* x,
+                                   const double* y, std::size_t B, double* grad, double* loss) {
+  const std::size_t L = plan.layers.size() - 1, k = plan.output_dim, P = plan.num_params;
+  const long long Pl = static_cast<long long>(P);
+  FcnActs<double> a;
+  fcn_forward<double>(plan, params, x, B, a, true, M, P, true);
+  Buffer<double> R(M * B * k);
+  residual_kernel<<<blocks_for(M, 64), 64>>>(a.f.get(), y, M, B * k, R.get(), loss);
+  check_launch("residual_kernel");
+  // D holds ∂ℓ/∂z of the current layer ([M, B, w]); the readout's is R.
+  Buffer<double> D[2];
+  const double* cur = R.get();
+  std::size_t cur_w = k;
+  int slot = 0;
+  for (std::size_t l = L + 1; l-- > 0;) {
+    const nets::LayerPlan& lp = plan.layers[l];
+    const double* in = l == 0 ? x : a.H[l - 1].get();
+    const long long in_stride = static_cast<long long>(B * lp.in), d_stride = static_cast<long long>(B * cur_w);
+    // grad W_l [out, in] = s · Dᵀ · input
+    launch_gemm<double>(lp.out, lp.in, B, M, Strided<double>{cur, static_cast<long long>(cur_w), d_stride, true},
+                        Strided<double>{in, static_cast<long long>(lp.in), in_stride, false},
+                        StoreAxpby<double>{grad + lp.w_offset, static_cast<long long>(lp.in), Pl, lp.s, 0.0});
+    if (lp.has_bias) {
+      column_sum_kernel<<<blocks_for(M * lp.out, 256), 256>>>(cur, M, B, lp.out, lp.sb, grad + lp.b_offset, P);
+      check_launch("column_sum_kernel");
+    }
+    if (l > 0) {
+      Buffer<double>& next = D[slot];
+      next.resize(M * B * lp.in);
+      launch_gemm<double>(B, lp.in, lp.out, M, Strided<double>{cur, static_cast<long long>(cur_w), d_stride, false},
+                          Strided<double>{params + lp.w_offset, static_cast<long long>(lp.in), Pl, false},
+                          BatchedBackprop{next.get(), a.Z[l - 1].get(), a.H[l - 1].get(), static_cast<long long>(lp.in),
+                                          in_stride, lp.s, plan.activation});
+      cur = next.get();
+      cur_w = lp.in;
+      slot = 1 - slot;
+    }
+  }
+}
+}  // namespace detail
+
+void ensemble_loss_gradient(const FcnPlan& plan, std::size_t M, const double* params, const double* x, const double* y,
+                            std::size_t B, double* grad, double* loss) {
+  if (M == 0) return;
+  use_device("train");
+  const std::size_t P = plan.num_params, d = plan.input_dim, k = plan.output_dim;
+  Buffer<double> dp(M * P), dx(M * B * d), dy(M * B * k), dg(M * P), dl(M);
+  dp.upload(params, M * P);
+  dx.upload(x, M * B * d);
+  dy.upload(y, M * B * k);
+  dg.zero();
+  detail::ensemble_loss_gradient_device(plan, M, dp.get(), dx.get(), dy.get(), B, dg.get(), dl.get());
+  dg.download(grad, M * P);
+  dl.download(loss, M);
+}
+
+}  // namespace speedlimits::cuda
