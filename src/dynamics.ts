@@ -4,6 +4,7 @@
  * the speed limit (THEORY.md §1.6, §4.1, §4.4). The integration runs in the core, off the event
  * loop; this file validates, shapes and presents.
  */
+import { resolveBackend, type Backend } from './backend.js';
 import { AbortError } from './errors.js';
 import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
@@ -56,6 +57,13 @@ export interface TrainOptions extends LongRunOptions {
   init?: TrainInit;
   /** Seed of the initial draws ('network' and { theta0, sigma0 }). Default `seed`. */
   initSeed?: number;
+  /**
+   * Where to compute: 'auto' (default), 'cpu' or 'cuda'. The training loop itself runs on the
+   * CPU in this version ('auto' uses the CPU; 'cuda' throws ERR_CUDA_UNAVAILABLE without a device
+   * and ERR_CUDA_UNSUPPORTED with one); the CUDA update and FCN gradient kernels are available to
+   * the C++ core (docs/api.md, CUDA backend).
+   */
+  backend?: Backend;
   /** Steps at which the trackers are recorded (integers in [0, steps]). Default: 0 and a geometric grid of ~40 steps up to `steps`. */
   logTimes?: readonly number[];
   /** Steps at which all replicas' parameters are kept. Default none. */
@@ -171,6 +179,7 @@ function prepare(fn: string, net: unknown, data: unknown, options: unknown): Pre
   if (options === undefined) throw new TypeError(`${fn}: options { learningRate, steps } are required`);
   checkLongRunOptions(fn, o);
   const method = o.method === undefined ? 'gd' : checkEnum(fn, 'options.method', o.method, TRAIN_METHODS);
+  resolveBackend(fn, o.backend, 'training (the ensemble loop runs on the CPU in this version)');
   const eta = checkNumberInRange(fn, 'options.learningRate', o.learningRate, { min: 0, exclusiveMin: true });
   const T = o.temperature === undefined ? 0 : checkNumberInRange(fn, 'options.temperature', o.temperature, { min: 0 });
   if (method === 'gd' && T !== 0) throw new RangeError(`${fn}: options.temperature must be 0 for method 'gd' (use 'langevin'), got ${T}`);

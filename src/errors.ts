@@ -16,6 +16,8 @@ export type ErrorCode =
   | 'ERR_NUMERICAL'
   | 'ERR_ABORTED'
   | 'ERR_CUDA_UNAVAILABLE'
+  | 'ERR_CUDA_UNSUPPORTED'
+  | 'ERR_CUDA'
   | 'ERR_OUT_OF_MEMORY'
   | 'ERR_NATIVE'
   | 'ERR_NATIVE_LOAD'

@@ -6,6 +6,7 @@
 export { SpeedlimitsError, AbortError, type ErrorCode } from './errors.js';
 export type { LongRunOptions } from './long.js';
 export { buildInfo, setThreads, getThreads, backends, type BuildInfo, type BackendInfo } from './info.js';
+export { cudaAvailable, type Backend } from './backend.js';
 export { matrix, zeros, identity, fromRows, toRows, transpose, get, isMatrix, checkMatrix, type Matrix } from './matrix.js';
 export * as linalg from './linalg.js';
 export * as random from './random.js';

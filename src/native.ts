@@ -65,7 +65,7 @@ export interface NativeBinding {
 
   costMatrix<A extends boolean>(
     x: F64 | Float32Array, n: number, y: F64 | Float32Array, m: number, d: number, center: boolean, same: boolean,
-    out: F64 | Float32Array, async: A, caller?: string,
+    out: F64 | Float32Array, async: A, caller?: string, cuda?: boolean,
   ): Async<A>;
   sinkhorn<A extends boolean>(
     C: F64 | Float32Array, n: number, m: number, a: F64, b: F64, f: F64, g: F64, plan: F64 | null,
@@ -89,7 +89,7 @@ export interface NativeBinding {
   ): number;
   ntk<A extends boolean>(
     spec: NativeNetSpec, params: F64 | Float32Array, x1: F64 | Float32Array, n1: number, x2: F64 | Float32Array | null,
-    n2: number, trace: boolean, out: F64 | Float32Array, options: Partial<NativeControlArrays>, async: A,
+    n2: number, trace: boolean, out: F64 | Float32Array, options: Partial<NativeControlArrays> & { cuda?: boolean }, async: A,
   ): Async<A>;
   ntkAnalytic<A extends boolean>(
     spec: NativeNetSpec, x1: F64, n1: number, x2: F64 | null, n2: number, ntk: F64, nngp: F64,
@@ -208,6 +208,8 @@ export interface NativeControlArrays {
 }
 
 export interface NativeSinkhornOptions extends Partial<NativeControlArrays> {
+  /** Run on the CUDA backend (resolved by src/backend.ts). */
+  cuda?: boolean;
   epsilon: number;
   tol: number;
   maxIter: number;

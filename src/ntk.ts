@@ -2,6 +2,7 @@
  * The NTK engine: empirical neural tangent kernels of the networks in src/nets.ts, computed by
  * layer-wise Gram products in the core (the n×P Jacobian is never formed).
  */
+import { resolveBackend, type Backend } from './backend.js';
 import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
 import { native } from './native.js';
@@ -15,6 +16,11 @@ export interface NtkOptions extends LongRunOptions {
    * blocks, [n1, n2] (the same as 'full' when k = 1). Default 'full'.
    */
   outputs?: 'full' | 'trace';
+  /**
+   * Where to compute: 'auto' (default: the GPU when one is visible and the network is an FCN),
+   * 'cpu' or 'cuda' (FCN only).
+   */
+  backend?: Backend;
 }
 
 function prepareNtk(fn: string, net: unknown, params: unknown, x1: unknown, x2: unknown, options: unknown) {
@@ -31,9 +37,10 @@ function prepareNtk(fn: string, net: unknown, params: unknown, x1: unknown, x2: 
   const trace = (o.outputs === undefined ? 'full' : checkEnum(fn, 'options.outputs', o.outputs, ['full', 'trace'] as const)) === 'trace';
   const k = trace ? 1 : net.outputDim;
   const n2 = X2 ? X2.rows : X.rows;
+  const cuda = resolveBackend(fn, o.backend, net.spec.type === 'fcn' ? undefined : 'the NTK of a CNN (FCN only)');
   const Ctor = p.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
   const out = { data: new Ctor(X.rows * k * n2 * k), rows: X.rows * k, cols: n2 * k };
-  return { net, p, X, X2, n2, trace, out, o };
+  return { net, p, X, X2, n2, trace, out, o, cuda };
 }
 
 /**
@@ -48,7 +55,7 @@ function prepareNtk(fn: string, net: unknown, params: unknown, x1: unknown, x2: 
 export async function ntk<T extends Float64Array | Float32Array>(net: Network, params: T, x1: Matrix<T>, x2?: Matrix<T> | null, options?: NtkOptions): Promise<Matrix<T>> {
   const q = prepareNtk('ntk', net, params, x1, x2, options);
   await runLong('ntk', q.o, (control) =>
-    native().ntk(q.net.spec, q.p, q.X.data, q.X.rows, q.X2?.data ?? null, q.n2, q.trace, q.out.data, { ...control }, true),
+    native().ntk(q.net.spec, q.p, q.X.data, q.X.rows, q.X2?.data ?? null, q.n2, q.trace, q.out.data, { ...control, cuda: q.cuda }, true),
   );
   return q.out as Matrix<T>;
 }
@@ -59,7 +66,7 @@ export async function ntk<T extends Float64Array | Float32Array>(net: Network, p
  */
 export function ntkSync<T extends Float64Array | Float32Array>(net: Network, params: T, x1: Matrix<T>, x2?: Matrix<T> | null, options?: NtkOptions): Matrix<T> {
   const q = prepareNtk('ntkSync', net, params, x1, x2, options);
-  native().ntk(q.net.spec, q.p, q.X.data, q.X.rows, q.X2?.data ?? null, q.n2, q.trace, q.out.data, {}, false);
+  native().ntk(q.net.spec, q.p, q.X.data, q.X.rows, q.X2?.data ?? null, q.n2, q.trace, q.out.data, { cuda: q.cuda }, false);
   return q.out as Matrix<T>;
 }
 

@@ -10,6 +10,7 @@
  * - weights default to uniform; they must be ≥ 0, finite and sum to 1 (within 1e-12 relative);
  * - sample moments are weighted, covariance normalised by the weight sum (`unbiased`: by 1 − Σw²).
  */
+import { resolveBackend, type Backend } from './backend.js';
 import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
 import { native, type NativeSinkhornResult } from './native.js';
@@ -43,6 +44,8 @@ export function checkWeights(fn: string, name: string, w: unknown, n: number): F
 export interface CostMatrixOptions {
   /** Subtract a common centre before the GEMM (keeps accuracy for clouds far from 0). Default true. */
   center?: boolean;
+  /** Where to compute: 'auto' (default: the GPU when one is visible), 'cpu' or 'cuda'. */
+  backend?: Backend;
 }
 
 function prepareCost(fn: string, x: unknown, y: unknown, options: unknown) {
@@ -54,11 +57,12 @@ function prepareCost(fn: string, x: unknown, y: unknown, options: unknown) {
   if (X.rows === 0 || Y.rows === 0) throw new RangeError(`${fn}: the clouds must not be empty (x has ${X.rows} points, y ${Y.rows})`);
   const o = checkOptions<CostMatrixOptions>(fn, options);
   const center = o.center === undefined ? true : checkBoolean(fn, 'options.center', o.center);
+  const cuda = resolveBackend(fn, o.backend);
   const Ctor = X.data.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
   const out: AnyMatrix = { data: new Ctor(X.rows * Y.rows), rows: X.rows, cols: Y.rows };
   // finiteness is checked by the core (one vectorised pass), with the same message
   const args = [X.data, X.rows, Y.data, Y.rows, X.cols, center, Y === X, out.data] as const;
-  return { args, out, fn };
+  return { args, out, fn, cuda };
 }
 
 /**
@@ -69,8 +73,8 @@ function prepareCost(fn: string, x: unknown, y: unknown, options: unknown) {
  * @example const C = await costMatrix(X, Y);
  */
 export async function costMatrix<T extends Float64Array | Float32Array>(x: Matrix<T>, y?: Matrix<T>, options?: CostMatrixOptions): Promise<Matrix<T>> {
-  const { args, out, fn } = prepareCost('costMatrix', x, y, options);
-  await native().costMatrix(...args, true, fn);
+  const { args, out, fn, cuda } = prepareCost('costMatrix', x, y, options);
+  await native().costMatrix(...args, true, fn, cuda);
   return out as Matrix<T>;
 }
 
@@ -79,8 +83,8 @@ export async function costMatrix<T extends Float64Array | Float32Array>(x: Matri
  * @example const C = costMatrixSync(X); // pairwise within X
  */
 export function costMatrixSync<T extends Float64Array | Float32Array>(x: Matrix<T>, y?: Matrix<T>, options?: CostMatrixOptions): Matrix<T> {
-  const { args, out, fn } = prepareCost('costMatrixSync', x, y, options);
-  native().costMatrix(...args, false, fn);
+  const { args, out, fn, cuda } = prepareCost('costMatrixSync', x, y, options);
+  native().costMatrix(...args, false, fn, cuda);
   return out as Matrix<T>;
 }
 
@@ -122,6 +126,11 @@ export interface SinkhornOptions extends LongRunOptions {
    * range, falling back to the log domain when they leave it. Needs n·m ≤ 4e7. Default true.
    */
   kernel?: boolean;
+  /**
+   * Where to compute: 'auto' (default: the GPU when one is visible), 'cpu' or 'cuda'. On the GPU
+   * every iteration is a fused log-domain pass over C (`newton` and `kernel` are CPU-only).
+   */
+  backend?: Backend;
 }
 
 /** Result of {@link sinkhorn}. Non-convergence is reported here (`converged: false`), not thrown. */
@@ -187,7 +196,8 @@ function prepareSinkhorn(fn: string, C: unknown, options: unknown, symmetric = f
   const plan: Matrix | undefined = returnPlan ? { data: new Float64Array(c.rows * c.cols), rows: c.rows, cols: c.cols } : undefined;
   const newton = o.newton === undefined ? true : checkBoolean(fn, 'options.newton', o.newton);
   const kernel = o.kernel === undefined ? true : checkBoolean(fn, 'options.kernel', o.kernel);
-  const nativeOptions = { epsilon, tol, maxIter, epsilonScaling: scaling, epsilonStart, epsilonFactor, warmStart, newton, kernel };
+  const cuda = resolveBackend(fn, o.backend);
+  const nativeOptions = { epsilon, tol, maxIter, epsilonScaling: scaling, epsilonStart, epsilonFactor, warmStart, newton, kernel, cuda };
   // finiteness of C is checked by the core (one vectorised pass), with the same message
   return { c, o, a, b, f, g, plan, epsilon, nativeOptions, fn };
 }
@@ -248,6 +258,8 @@ export interface SinkhornDivergenceOptions extends LongRunOptions {
   kernel?: boolean;
   /** Centre the clouds before forming the costs. Default true. */
   center?: boolean;
+  /** Where the cost matrices and the three Sinkhorn solves run ('auto' by default, as in {@link sinkhorn}). */
+  backend?: Backend;
 }
 
 /** Result of {@link sinkhornDivergence}. */
@@ -281,13 +293,15 @@ export async function sinkhornDivergence<T extends Float64Array | Float32Array>(
   const a = checkWeights(fn, 'options.a', o.a, X.rows);
   const b = checkWeights(fn, 'options.b', o.b, Y.rows);
   const center = o.center ?? true;
-  const cxy = await costMatrix(X, Y, { center });
+  const backend = o.backend ?? 'auto';
+  resolveBackend(fn, backend);
+  const cxy = await costMatrix(X, Y, { center, backend });
   const epsilon = o.epsilon === undefined ? 0.01 * maxOf(cxy.data) || 1 : checkNumberInRange(fn, 'options.epsilon', o.epsilon, { min: 0, exclusiveMin: true });
-  const common = { epsilon, tol: o.tol, maxIter: o.maxIter, epsilonScaling: o.epsilonScaling, newton: o.newton, kernel: o.kernel, signal: o.signal };
+  const common = { epsilon, tol: o.tol, maxIter: o.maxIter, epsilonScaling: o.epsilonScaling, newton: o.newton, kernel: o.kernel, signal: o.signal, backend };
   const ab = await sinkhorn(cxy, { ...common, a, b, onProgress: o.onProgress && ((p: number) => o.onProgress!(p / 3)) });
-  const cxx = await costMatrix(X, undefined, { center });
+  const cxx = await costMatrix(X, undefined, { center, backend });
   const aa = await sinkhornSymmetricAsync(cxx, a, common);
-  const cyy = await costMatrix(Y, undefined, { center });
+  const cyy = await costMatrix(Y, undefined, { center, backend });
   const bb = await sinkhornSymmetricAsync(cyy, b, common);
   o.onProgress?.(1);
   return {

@@ -4,6 +4,7 @@
 #include <string>
 #include <type_traits>
 
+#include "core/cuda_backend.hpp"
 #include "core/net_spec.hpp"
 #include "core/nets.hpp"
 #include "glue.hpp"
@@ -153,7 +154,7 @@ Napi::Value NetLossGradient(const Napi::CallbackInfo& info) {
   return is_f32(info, 1) ? loss_typed<float>(info, *net) : loss_typed<double>(info, *net);
 }
 
-// ntk(spec, params, x1, n1, x2 | null, n2, trace, out, options {abort?, progress?}, async)
+// ntk(spec, params, x1, n1, x2 | null, n2, trace, out, options {abort?, progress?, cuda?}, async)
 template <typename T>
 Napi::Value ntk_typed(const Napi::CallbackInfo& info, std::shared_ptr<nets::Network> net) {
   const char* fn = "ntk";
@@ -174,7 +175,11 @@ Napi::Value ntk_typed(const Napi::CallbackInfo& info, std::shared_ptr<nets::Netw
   auto out = get_floats<T>(info, 7, fn, "out");
   keep.push_back(out.value);
   Control control;
-  get_control(get_object(info, 8, fn, "options"), fn, control, keep);
+  Napi::Object options = get_object(info, 8, fn, "options");
+  get_control(options, fn, control, keep);
+  // options.cuda (optional): the FCN path on the CUDA backend (resolved by src/backend.ts)
+  const Napi::Value cuda_flag = options.Get("cuda");
+  const bool on_gpu = cuda_flag.IsBoolean() && cuda_flag.As<Napi::Boolean>().Value();
   bool async = get_bool(info, 9, fn, "async");
   if (p.length != net->num_params()) throw Napi::RangeError::New(env, "ntk: params must have numParams entries");
   check_matrix_span(env, fn, "x1", x1.length, n1, net->input_size(), net->input_size());
@@ -183,7 +188,14 @@ Napi::Value ntk_typed(const Napi::CallbackInfo& info, std::shared_ptr<nets::Netw
   const T *pp = p.data, *px1 = x1.data;
   T* po = out.data;
   return dispatch(
-      env, async, [=] { net->ntk<T>(pp, px1, n1, px2, same ? 0 : n2, trace, po, control); }, nullptr, keep);
+      env, async,
+      [=] {
+        if (on_gpu)
+          cuda::ntk_fcn<T>(cuda::fcn_plan(*net), pp, px1, n1, px2, same ? 0 : n2, trace, po, control);
+        else
+          net->ntk<T>(pp, px1, n1, px2, same ? 0 : n2, trace, po, control);
+      },
+      nullptr, keep);
 }
 
 Napi::Value Ntk(const Napi::CallbackInfo& info) {

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/control.hpp"
+#include "core/cuda_backend.hpp"
 #include "core/errors.hpp"
 #include "core/transport.hpp"
 #include "glue.hpp"
@@ -45,6 +46,8 @@ Napi::Value cost_typed(const Napi::CallbackInfo& info, const char* fn_name) {
   std::size_t n = get_size(info, 1, fn, "n"), m = get_size(info, 3, fn, "m"), d = get_size(info, 4, fn, "d");
   bool center = get_bool(info, 5, fn, "center"), same = get_bool(info, 6, fn, "same");
   bool async = get_bool(info, 8, fn, "async");
+  // optional argument 10: run on the CUDA backend (resolved by src/backend.ts)
+  const bool on_gpu = info.Length() > 10 && info[10].IsBoolean() && info[10].As<Napi::Boolean>().Value();
   check_matrix_span(env, fn, "x", x.length, n, d, d);
   check_matrix_span(env, fn, "y", y.length, m, d, d);
   check_matrix_span(env, fn, "out", out.length, n, m, m);
@@ -54,8 +57,15 @@ Napi::Value cost_typed(const Napi::CallbackInfo& info, const char* fn_name) {
   const T* px = x.data;
   const T* py = y.data;
   T* po = out.data;
-  return dispatch(env, async, [=] { transport::cost_matrix<T>(px, n, py, m, d, center, same, po); }, nullptr,
-                  {x.value, y.value, out.value});
+  return dispatch(
+      env, async,
+      [=] {
+        if (on_gpu)
+          cuda::cost_matrix<T>(px, n, py, m, d, center, same, po);
+        else
+          transport::cost_matrix<T>(px, n, py, m, d, center, same, po);
+      },
+      nullptr, {x.value, y.value, out.value});
 }
 
 // Error messages name the TS caller (e.g. costMatrixSync), passed as an optional last argument.
@@ -63,9 +73,17 @@ std::string caller_name(const Napi::CallbackInfo& info, std::size_t i, const cha
   return i < info.Length() && info[i].IsString() ? info[i].As<Napi::String>().Utf8Value() : fallback;
 }
 
+// costMatrix(x, n, y, m, d, center, same, out, async, caller?, cuda?)
 Napi::Value CostMatrix(const Napi::CallbackInfo& info) {
   const std::string name = caller_name(info, 9, "costMatrix");
   return is_f32(info, 0) ? cost_typed<float>(info, name.c_str()) : cost_typed<double>(info, name.c_str());
+}
+
+// options.cuda (optional): run on the CUDA backend.
+bool use_cuda(const Napi::CallbackInfo& info, std::size_t i) {
+  if (i >= info.Length() || !info[i].IsObject()) return false;
+  Napi::Value v = info[i].As<Napi::Object>().Get("cuda");
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
 }
 
 transport::SinkhornOptions sinkhorn_options(Napi::Object o, const char* fn, std::vector<Napi::Value>& keep) {
@@ -107,13 +125,18 @@ Napi::Value sinkhorn_typed(const Napi::CallbackInfo& info) {
   }
   transport::SinkhornOptions opt = sinkhorn_options(get_object(info, 8, fn, "options"), fn, keep);
   bool async = get_bool(info, 9, fn, "async");
+  const bool on_gpu = use_cuda(info, 8);
   check_finite(env, caller_name(info, 10, fn).c_str(), "C", C.data, n * m, m);
   auto result = std::make_shared<transport::SinkhornResult>();
   const T* pc = C.data;
   const double *pa = a.data, *pb = b.data;
   double *pf = f.data, *pg = g.data;
   return dispatch(
-      env, async, [=] { *result = transport::sinkhorn_log<T>(pc, n, m, pa, pb, pf, pg, plan, opt); },
+      env, async,
+      [=] {
+        *result = on_gpu ? cuda::sinkhorn_log<T>(pc, n, m, pa, pb, pf, pg, plan, opt)
+                       : transport::sinkhorn_log<T>(pc, n, m, pa, pb, pf, pg, plan, opt);
+      },
       [result](Napi::Env e) { return sinkhorn_result(e, *result); }, keep);
 }
 
@@ -134,13 +157,18 @@ Napi::Value sinkhorn_sym_typed(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep{C.value, a.value, f.value};
   transport::SinkhornOptions opt = sinkhorn_options(get_object(info, 4, fn, "options"), fn, keep);
   bool async = get_bool(info, 5, fn, "async");
+  const bool on_gpu = use_cuda(info, 4);
   check_finite(env, caller_name(info, 6, fn).c_str(), "C", C.data, n * n, n);
   auto result = std::make_shared<transport::SinkhornResult>();
   const T* pc = C.data;
   const double* pa = a.data;
   double* pf = f.data;
   return dispatch(
-      env, async, [=] { *result = transport::sinkhorn_log_symmetric<T>(pc, n, pa, pf, opt); },
+      env, async,
+      [=] {
+        *result = on_gpu ? cuda::sinkhorn_log_symmetric<T>(pc, n, pa, pf, opt)
+                       : transport::sinkhorn_log_symmetric<T>(pc, n, pa, pf, opt);
+      },
       [result](Napi::Env e) { return sinkhorn_result(e, *result); }, keep);
 }
 
