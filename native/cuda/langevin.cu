@@ -8,6 +8,7 @@
 #include "core/dynamics.hpp"
 #include "core/philox.hpp"
 #include "cuda/common.cuh"
+#include "cuda/device_api.cuh"
 #include "cuda/gemm.cuh"
 
 namespace speedlimits::cuda {
