@@ -77,3 +77,4 @@ export {
   type DeepLinearStudyOptions, type DeepLinearStudyResult, type DeepLinearCurve,
 } from './deeplinear-study.js';
 export { deepLinearStudyReportFiles, deepLinearStudySeries } from './report/deeplinear-report.js';
+export { bayesianNetSamplers, type BayesianNetSamplerOptions, type BayesianNetSamplerResult } from './samplers-bnn.js';
