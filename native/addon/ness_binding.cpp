@@ -63,11 +63,9 @@ Napi::Value NessGaussian(const Napi::CallbackInfo& info) {
   return out;
 }
 
-// samplerStationaryMoments(X, n, P, y,
-//   { sampler: 'ula' | 'sgld' | 'sgworld', temperature, gamma, eta, batchSize, dropRemainder, maxPartitions }, caller?)
-//   -> { mean, covariance, posteriorMean, posteriorCovariance, w2sq, w2, partitions, meanShiftFirstOrder? }
-Napi::Value SamplerStationaryMoments(const Napi::CallbackInfo& info) {
-  const char* fn = "samplerStationaryMoments";
+// The leading (X, n, P, y, { temperature, gamma, eta, batchSize }) arguments of the regression
+// functions. X and y are views of the caller's arrays: the calls using them are synchronous.
+ness::RegressionInput regression_args(const Napi::CallbackInfo& info, const char* fn, Napi::Object& o) {
   Napi::Env env = info.Env();
   ness::RegressionInput in;
   auto X = get_f64(info, 0, fn, "X");
@@ -82,7 +80,25 @@ Napi::Value SamplerStationaryMoments(const Napi::CallbackInfo& info) {
                                          std::to_string(y.length));
   in.X = X.data;
   in.y = y.data;
-  Napi::Object o = get_object(info, 4, fn, "options");
+  o = get_object(info, 4, fn, "options");
+  in.temperature = opt_number(o, fn, "temperature");
+  in.gamma = opt_number(o, fn, "gamma");
+  in.eta = opt_number(o, fn, "eta");
+  const double B = opt_number(o, fn, "batchSize");
+  if (!(B >= 0 && B <= 9007199254740991.0 && B == static_cast<double>(static_cast<std::size_t>(B))))
+    throw Napi::RangeError::New(env, where(fn, "batchSize") + " must be a non-negative integer");
+  in.batch_size = static_cast<std::size_t>(B);
+  return in;
+}
+
+// samplerStationaryMoments(X, n, P, y,
+//   { sampler: 'ula' | 'sgld' | 'sgworld', temperature, gamma, eta, batchSize, dropRemainder, maxPartitions }, caller?)
+//   -> { mean, covariance, posteriorMean, posteriorCovariance, w2sq, w2, partitions, meanShiftFirstOrder? }
+Napi::Value SamplerStationaryMoments(const Napi::CallbackInfo& info) {
+  const char* fn = "samplerStationaryMoments";
+  Napi::Env env = info.Env();
+  Napi::Object o;
+  ness::RegressionInput in = regression_args(info, fn, o);
   Napi::Value s = o.Get("sampler");
   const std::string sampler = s.IsString() ? s.As<Napi::String>().Utf8Value() : "";
   if (sampler == "ula")
@@ -93,13 +109,6 @@ Napi::Value SamplerStationaryMoments(const Napi::CallbackInfo& info) {
     in.sampler = ness::Sampler::Sgworld;
   else
     throw Napi::RangeError::New(env, where(fn, "sampler") + " must be one of 'ula', 'sgld', 'sgworld'");
-  in.temperature = opt_number(o, fn, "temperature");
-  in.gamma = opt_number(o, fn, "gamma");
-  in.eta = opt_number(o, fn, "eta");
-  const double B = opt_number(o, fn, "batchSize");
-  if (!(B >= 0 && B <= 9007199254740991.0 && B == static_cast<double>(static_cast<std::size_t>(B))))
-    throw Napi::RangeError::New(env, where(fn, "batchSize") + " must be a non-negative integer");
-  in.batch_size = static_cast<std::size_t>(B);
   in.drop_remainder = opt_bool(o, fn, "dropRemainder");
   in.max_partitions = opt_number(o, fn, "maxPartitions");
   const std::string caller = ness_caller(info, 5, fn);
@@ -123,20 +132,8 @@ Napi::Value SamplerStationaryMoments(const Napi::CallbackInfo& info) {
 Napi::Value GradientNoiseCovariance(const Napi::CallbackInfo& info) {
   const char* fn = "gradientNoiseCovariance";
   Napi::Env env = info.Env();
-  ness::RegressionInput in;
-  auto X = get_f64(info, 0, fn, "X");
-  in.n = get_size(info, 1, fn, "n");
-  in.P = get_size(info, 2, fn, "P");
-  auto y = get_f64(info, 3, fn, "y");
-  if (X.length != in.n * in.P || y.length != in.n)
-    throw Napi::RangeError::New(env, where(fn, "X") + " and y must have n·P and n entries");
-  in.X = X.data;
-  in.y = y.data;
-  Napi::Object o = get_object(info, 4, fn, "options");
-  in.temperature = opt_number(o, fn, "temperature");
-  in.gamma = opt_number(o, fn, "gamma");
-  in.eta = opt_number(o, fn, "eta");
-  in.batch_size = static_cast<std::size_t>(opt_number(o, fn, "batchSize"));
+  Napi::Object o;
+  ness::RegressionInput in = regression_args(info, fn, o);
   const std::string caller = ness_caller(info, 5, fn);
   in.caller = caller.c_str();
   std::vector<double> r;
