@@ -55,8 +55,14 @@ class Buffer {
   void resize(std::size_t count) {
     if (p_ != nullptr) cudaFree(p_);
     p_ = nullptr;
+    n_ = 0;
+    if (count == 0) return;
+    // Through a local: cudaMalloc does not promise to leave its output alone on failure, and the
+    // buffer must stay empty (nothing to free, size 0) when it throws.
+    void* p = nullptr;
+    check(cudaMalloc(&p, count * sizeof(T)), "cudaMalloc");
+    p_ = static_cast<T*>(p);
     n_ = count;
-    if (count > 0) check(cudaMalloc(reinterpret_cast<void**>(&p_), count * sizeof(T)), "cudaMalloc");
   }
   T* get() const noexcept { return p_; }
   std::size_t size() const noexcept { return n_; }

@@ -174,7 +174,9 @@ __global__ void col_finish_kernel(const Lse* partial, std::size_t splits, std::s
     for (std::size_t s = 1; s < splits; ++s) t = lse_merge(t, partial[s * m + j]);
     const double L = lse_value(t);
     const double log_s = L + g[j] * inv;
-    const double sj = exp(log_s < 700.0 ? log_s : 700.0);
+    // Clamp written so that NaN passes through (as std::min(log_s, 700.0) does on the CPU): a
+    // NaN error must reach the host's isfinite check and throw, not become e^700 and iterate on.
+    const double sj = exp(log_s > 700.0 ? 700.0 : log_s);
     err[j] = b[j] > 0 ? b[j] * fabs(sj - 1.0) : 0.0;
     if (update) g[j] = -eps * L;
   }
@@ -190,7 +192,8 @@ __global__ void shift_kernel(const double* logw, const double* p, std::size_t co
 __global__ void sym_err_kernel(const double* a, const double* f, const double* t, std::size_t n, double inv, double* err) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x) {
     const double e = (f[i] - t[i]) * inv;
-    err[i] = a[i] > 0 ? a[i] * fabs(exp(e < 700.0 ? e : 700.0) - 1.0) : 0.0;
+    // NaN passes through the clamp (see col_finish_kernel), as on the CPU.
+    err[i] = a[i] > 0 ? a[i] * fabs(exp(e > 700.0 ? 700.0 : e) - 1.0) : 0.0;
   }
 }
 __global__ void average_kernel(double* f, const double* t, std::size_t n) {
