@@ -62,6 +62,20 @@ void ensemble_loss_gradient(const FcnPlan&, std::size_t, const double*, const do
                             double*, double*) {
   unavailable("train");
 }
+// Never constructed without CUDA (the constructor throws), so the members below are unreachable.
+struct TrainSession::Impl {};
+TrainSession::TrainSession(const FcnPlan&, std::size_t, const double*, const double*, std::size_t, std::size_t) {
+  unavailable("train");
+}
+TrainSession::~TrainSession() = default;
+void TrainSession::set_params(const double*) { unavailable("train"); }
+void TrainSession::get_params(double*) const { unavailable("train"); }
+void TrainSession::gradient_full(double*) { unavailable("train"); }
+void TrainSession::gradient_batch(const std::uint32_t*, double*) { unavailable("train"); }
+void TrainSession::loss_full(double*) { unavailable("train"); }
+void TrainSession::sq_norms(double*) { unavailable("train"); }
+void TrainSession::entropy_terms(double, double*, double*) { unavailable("train"); }
+void TrainSession::update(const UpdateParams&, double*, double*) { unavailable("train"); }
 template <typename T>
 void gemm(bool, bool, std::size_t, std::size_t, std::size_t, T, const T*, std::size_t, const T*, std::size_t, T, T*,
           std::size_t) {

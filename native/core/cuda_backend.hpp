@@ -10,9 +10,11 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/control.hpp"
+#include "core/dynamics.hpp"
 #include "core/net_spec.hpp"
 #include "core/nets.hpp"
 #include "core/transport.hpp"
@@ -68,6 +70,51 @@ void langevin_update(std::size_t M, std::size_t P, double* theta, const double* 
 struct FcnPlan;
 void ensemble_loss_gradient(const FcnPlan& plan, std::size_t M, const double* params, const double* x, const double* y,
                             std::size_t B, double* grad, double* loss);
+
+// The device-resident state of the GPU training loop (cuda::train below): the data, the M
+// replicas' parameters and every work buffer stay on the device across steps; only per-replica
+// scalars (and the parameters, when asked) cross to the host. Calls run in order on the default
+// stream; each returns after its results are on the host.
+class TrainSession {
+ public:
+  // x [n, d], y [n, k] (copied once); batch > 0 reserves minibatch buffers of that many rows.
+  TrainSession(const FcnPlan& plan, std::size_t M, const double* x, const double* y, std::size_t n, std::size_t batch);
+  ~TrainSession();
+  TrainSession(const TrainSession&) = delete;
+  TrainSession& operator=(const TrainSession&) = delete;
+
+  // θ ← theta [M, P] (and the entropy tracker's θ_prev ← θ); get_params copies θ back.
+  void set_params(const double* theta);
+  void get_params(double* theta) const;
+  // grad ← Σ_i ∇ℓ_i over all n samples; data_loss[r] = ½ Σ_i |f(x_i) − y_i|² (Network::loss_gradient).
+  void gradient_full(double* data_loss);
+  // The same over replica r's minibatch: rows idx[r·B .. r·B + B) of x, y (B = the constructor's batch).
+  void gradient_batch(const std::uint32_t* idx, double* data_loss);
+  // data_loss over all n samples, without a gradient.
+  void loss_full(double* data_loss);
+  // sq[r] = |θ_r|².
+  void sq_norms(double* sq);
+  // The entropy pieces at θ_k with gp = grad + γθ (full-batch grad): gsq[r] = |gp|²,
+  // dnext[r] += (θ − θ_prev)·gp, then θ_prev ← θ.
+  void entropy_terms(double gamma, double* gsq, double* dnext);
+  // langevin_update on the resident θ and grad.
+  void update(const UpdateParams& u, double* dissipation, double* dg_prev);
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// dynamics::train with the replicas on GPU 0 (FCN networks, every method): the same
+// initialisation, minibatch indices (drawn on the host from the same Philox stream), in-kernel
+// noise stream and trackers, so a CPU and a GPU run of the same seed agree to rounding. θ is
+// copied back only at log and snapshot steps and at the end; the trackers that need only θ_0
+// and θ_k (dist2, w2, w2_projected, log_var_ratio) are computed there by the CPU's code.
+// Throws CudaUnavailable without a device, CudaUnsupported for a CNN or more than 65535
+// replicas; otherwise the contract of dynamics::train (status Aborted/Diverged, progress).
+void train(const nets::Network& net, const double* x, const double* y, std::size_t n,
+           const dynamics::TrainConfig& cfg, dynamics::TrainResult& result, const Control& control = Control{});
 
 // ---- NTK engine -------------------------------------------------------------------------------
 // linalg::gemm (row-major, op = transpose when the flag is set) by the tiled device GEMM.

@@ -1,6 +1,7 @@
 // Ensemble training (see dynamics.hpp for the contract). Replicas advance in lock step: one
 // parallel pass over replicas per step, then the ensemble trackers at log steps.
 #include "core/dynamics.hpp"
+#include "core/dynamics_detail.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -17,12 +18,148 @@
 
 namespace speedlimits::dynamics {
 
+namespace detail {
+
+using std::size_t;
+
+bool full_batch(Method m) { return m == Method::Gd || m == Method::Langevin; }
+
+void init_params(const nets::Network& net, const TrainConfig& cfg, size_t i, double* theta) {
+  const size_t P = net.num_params(), rid = cfg.replica_begin + i;
+  const InitSpec& in = cfg.init;
+  switch (in.kind) {
+    case InitKind::Given:
+      std::memcpy(theta, in.params + (in.count == 1 ? 0 : i) * P, P * sizeof(double));
+      break;
+    case InitKind::Network:
+      net.init(in.seed, rid, theta);
+      break;
+    case InitKind::Gaussian: {
+      rng::normal(in.seed, kInitStream + rid, 0, P, theta);
+      for (size_t p = 0; p < P; ++p) theta[p] = in.theta0[p] + in.sigma0 * theta[p];
+      break;
+    }
+  }
+}
+
+void init_batch_order(const TrainConfig& cfg, size_t n, size_t B, BatchOrder& o) {
+  o.order.resize(n);
+  std::iota(o.order.begin(), o.order.end(), 0u);
+  o.u.resize(cfg.method == Method::Sgld ? B : n);
+}
+
+// B distinct indices: WR draws a fresh subset every step (partial Fisher–Yates on the persistent
+// array: uniform over subsets whatever the array's current order); WOR reshuffles fully at the
+// start of each epoch and takes consecutive slices.
+size_t select_batch(const TrainConfig& cfg, size_t n, size_t B, size_t rid, size_t step, BatchOrder& o) {
+  size_t first = 0;
+  if (cfg.method == Method::Sgld) {
+    rng::uniform(cfg.seed, kBatchStream + rid, std::uint64_t(step) * B, B, o.u.data());
+    for (size_t j = 0; j < B; ++j) {
+      const size_t pick = j + std::min(n - j - 1, static_cast<size_t>(o.u[j] * static_cast<double>(n - j)));
+      std::swap(o.order[j], o.order[pick]);
+    }
+  } else {
+    const size_t per_epoch = n / B, epoch = step / per_epoch, slot = step % per_epoch;
+    if (slot == 0) {
+      rng::uniform(cfg.seed, kBatchStream + rid, std::uint64_t(epoch) * n, n, o.u.data());
+      std::iota(o.order.begin(), o.order.end(), 0u);
+      for (size_t j = 0; j + 1 < n; ++j) {
+        const size_t pick = j + std::min(n - j - 1, static_cast<size_t>(o.u[j] * static_cast<double>(n - j)));
+        std::swap(o.order[j], o.order[pick]);
+      }
+    }
+    first = slot * B;
+  }
+  return first;
+}
+
+std::vector<double> projection(const TrainConfig& cfg, size_t P) {
+  std::vector<double> pr;
+  if (cfg.projection_dim > 0) {
+    const size_t q = cfg.projection_dim;
+    pr.resize(P * q);
+    rng::normal(cfg.seed, kProjectionStream, 0, P * q, pr.data());
+    const double s = 1.0 / std::sqrt(static_cast<double>(q));
+    for (double& v : pr) v *= s;
+  }
+  return pr;
+}
+
+void init_result(const TrainConfig& cfg, size_t M, size_t P, TrainResult& res) {
+  const size_t nlog = cfg.log_steps.size();
+  res = TrainResult{};
+  res.replicas = M;
+  res.params = P;
+  for (auto* v : {&res.loss, &res.dist2, &res.dissipation, &res.heat})
+    v->assign(nlog * M, std::numeric_limits<double>::quiet_NaN());
+  if (cfg.entropy) res.entropy.assign(nlog * M, std::numeric_limits<double>::quiet_NaN());
+  for (auto* v : {&res.w2, &res.w2_mean, &res.w2_cov, &res.w2_projected, &res.log_var_ratio})
+    v->assign(nlog, std::numeric_limits<double>::quiet_NaN());
+  res.snapshots.resize(cfg.snapshot_steps.size());
+}
+
+void ensemble_trackers(const TrainConfig& cfg, size_t M, size_t P, const double* start, const double* cur,
+                       const std::vector<double>& projection, TrainResult& res, size_t li, bool log_var) {
+  if (M < 2) return;
+  std::vector<double> w(M, 1.0 / static_cast<double>(M));
+  if (cfg.w2) {
+    const auto g = transport::w2_gaussian_samples<double>(start, M, cur, M, P, w.data(), w.data(), false, Control{});
+    res.w2[li] = g.w2sq;
+    res.w2_mean[li] = g.mean_term;
+    res.w2_cov[li] = g.cov_term;
+  }
+  if (cfg.projection_dim > 0) {
+    const size_t q = cfg.projection_dim;
+    std::vector<double> a(M * q), b(M * q), C(M * M), f(M), gg(M);
+    linalg::gemm(linalg::Trans::No, linalg::Trans::No, M, q, P, 1.0, start, P, projection.data(), q, 0.0, a.data(), q);
+    linalg::gemm(linalg::Trans::No, linalg::Trans::No, M, q, P, 1.0, cur, P, projection.data(), q, 0.0, b.data(), q);
+    transport::cost_matrix<double>(a.data(), M, b.data(), M, q, true, false, C.data());
+    double mean = 0;
+    for (double c : C) mean += c;
+    mean /= static_cast<double>(C.size());
+    if (mean > 0) {
+      transport::SinkhornOptions opt;
+      opt.epsilon = 1e-3 * mean;
+      opt.eps_scaling = true;
+      opt.tol = 1e-9;
+      opt.max_iter = 100000;
+      const auto s = transport::sinkhorn_log<double>(C.data(), M, M, w.data(), w.data(), f.data(), gg.data(), nullptr, opt);
+      res.w2_projected[li] = s.transport_cost;
+    } else {
+      res.w2_projected[li] = 0;
+    }
+  }
+  if (log_var && cfg.log_var) {
+    // Two-pass per-parameter variances over replicas (population normalisation).
+    double acc = 0;
+    for (size_t p = 0; p < P; ++p) {
+      double m0 = 0, m1 = 0;
+      for (size_t i = 0; i < M; ++i) {
+        m0 += start[i * P + p];
+        m1 += cur[i * P + p];
+      }
+      m0 /= static_cast<double>(M);
+      m1 /= static_cast<double>(M);
+      double v0 = 0, v1 = 0;
+      for (size_t i = 0; i < M; ++i) {
+        const double a0 = start[i * P + p] - m0, a1 = cur[i * P + p] - m1;
+        v0 += a0 * a0;
+        v1 += a1 * a1;
+      }
+      acc += std::log(v1 / v0);
+    }
+    res.log_var_ratio[li] = 0.5 * acc;
+  }
+}
+
+}  // namespace detail
+
 namespace {
 
 using std::size_t;
+using detail::full_batch;
 constexpr size_t kChunk = 2048;  // noise draws generated and applied at once (stays in L1)
-
-bool full_batch(Method m) { return m == Method::Gd || m == Method::Langevin; }
 
 void check_steps(const std::vector<size_t>& v, size_t steps, const char* name) {
   for (size_t i = 0; i < v.size(); ++i) {
@@ -35,8 +172,7 @@ void check_steps(const std::vector<size_t>& v, size_t steps, const char* name) {
 // Per-replica working state.
 struct Replica {
   std::vector<double> theta, theta0, prev, grad, xb, yb;
-  std::vector<std::uint32_t> order;  // index array for batch selection
-  std::vector<double> u;             // uniform draws for batch selection
+  detail::BatchOrder batch;  // index array and uniform draws for batch selection
   double loss0 = 0, loss = 0, dissipation = 0;
   double g0sq = 0, gsq = 0;          // |g_0|², |g_k|² (entropy)
   double dg_prev = 0, dg_next = 0;   // Σ Δ_j·g_j, Σ Δ_j·g_{j+1}
@@ -86,59 +222,22 @@ void Runner::for_replicas(F&& f) {
 
 void Runner::init_replica(size_t i) {
   Replica& r = reps_[i];
-  const size_t rid = cfg_.replica_begin + i;
   r.theta.resize(P_);
-  const InitSpec& in = cfg_.init;
-  switch (in.kind) {
-    case InitKind::Given:
-      std::memcpy(r.theta.data(), in.params + (in.count == 1 ? 0 : i) * P_, P_ * sizeof(double));
-      break;
-    case InitKind::Network:
-      net_.init(in.seed, rid, r.theta.data());
-      break;
-    case InitKind::Gaussian: {
-      rng::normal(in.seed, kInitStream + rid, 0, P_, r.theta.data());
-      for (size_t p = 0; p < P_; ++p) r.theta[p] = in.theta0[p] + in.sigma0 * r.theta[p];
-      break;
-    }
-  }
+  detail::init_params(net_, cfg_, i, r.theta.data());
   r.theta0 = r.theta;
   r.grad.assign(P_, 0.0);
   if (cfg_.entropy) r.prev = r.theta;
   if (!full_batch(cfg_.method)) {
     r.xb.resize(B_ * d_);
     r.yb.resize(B_ * k_);
-    r.order.resize(n_);
-    std::iota(r.order.begin(), r.order.end(), 0u);
-    r.u.resize(cfg_.method == Method::Sgld ? B_ : n_);
+    detail::init_batch_order(cfg_, n_, B_, r.batch);
   }
 }
 
-// B distinct indices: WR draws a fresh subset every step (partial Fisher–Yates on the persistent
-// array: uniform over subsets whatever the array's current order); WOR reshuffles fully at the
-// start of each epoch and takes consecutive slices.
 void Runner::select_batch(Replica& r, size_t rid, size_t step) {
-  size_t first = 0;
-  if (cfg_.method == Method::Sgld) {
-    rng::uniform(cfg_.seed, kBatchStream + rid, std::uint64_t(step) * B_, B_, r.u.data());
-    for (size_t j = 0; j < B_; ++j) {
-      const size_t pick = j + std::min(n_ - j - 1, static_cast<size_t>(r.u[j] * static_cast<double>(n_ - j)));
-      std::swap(r.order[j], r.order[pick]);
-    }
-  } else {
-    const size_t per_epoch = n_ / B_, epoch = step / per_epoch, slot = step % per_epoch;
-    if (slot == 0) {
-      rng::uniform(cfg_.seed, kBatchStream + rid, std::uint64_t(epoch) * n_, n_, r.u.data());
-      std::iota(r.order.begin(), r.order.end(), 0u);
-      for (size_t j = 0; j + 1 < n_; ++j) {
-        const size_t pick = j + std::min(n_ - j - 1, static_cast<size_t>(r.u[j] * static_cast<double>(n_ - j)));
-        std::swap(r.order[j], r.order[pick]);
-      }
-    }
-    first = slot * B_;
-  }
+  const size_t first = detail::select_batch(cfg_, n_, B_, rid, step, r.batch);
   for (size_t j = 0; j < B_; ++j) {
-    const size_t i = r.order[first + j];
+    const size_t i = r.batch.order[first + j];
     std::memcpy(r.xb.data() + j * d_, x_ + i * d_, d_ * sizeof(double));
     std::memcpy(r.yb.data() + j * k_, y_ + i * k_, k_ * sizeof(double));
   }
@@ -227,45 +326,18 @@ void Runner::record(size_t li) {
 
 void Runner::ensemble_trackers(size_t li) {
   if (M_ < 2) return;
-  std::vector<double> cur, start;
   if (cfg_.w2 || cfg_.projection_dim > 0) {
-    cur.resize(M_ * P_);
-    start.resize(M_ * P_);
+    std::vector<double> cur(M_ * P_), start(M_ * P_);
     for (size_t i = 0; i < M_; ++i) {
       std::memcpy(cur.data() + i * P_, reps_[i].theta.data(), P_ * sizeof(double));
       std::memcpy(start.data() + i * P_, reps_[i].theta0.data(), P_ * sizeof(double));
     }
-  }
-  std::vector<double> w(M_, 1.0 / static_cast<double>(M_));
-  if (cfg_.w2) {
-    const auto g = transport::w2_gaussian_samples<double>(start.data(), M_, cur.data(), M_, P_, w.data(), w.data(), false, Control{});
-    res_.w2[li] = g.w2sq;
-    res_.w2_mean[li] = g.mean_term;
-    res_.w2_cov[li] = g.cov_term;
-  }
-  if (cfg_.projection_dim > 0) {
-    const size_t q = cfg_.projection_dim;
-    std::vector<double> a(M_ * q), b(M_ * q), C(M_ * M_), f(M_), gg(M_);
-    linalg::gemm(linalg::Trans::No, linalg::Trans::No, M_, q, P_, 1.0, start.data(), P_, projection_.data(), q, 0.0, a.data(), q);
-    linalg::gemm(linalg::Trans::No, linalg::Trans::No, M_, q, P_, 1.0, cur.data(), P_, projection_.data(), q, 0.0, b.data(), q);
-    transport::cost_matrix<double>(a.data(), M_, b.data(), M_, q, true, false, C.data());
-    double mean = 0;
-    for (double c : C) mean += c;
-    mean /= static_cast<double>(C.size());
-    if (mean > 0) {
-      transport::SinkhornOptions opt;
-      opt.epsilon = 1e-3 * mean;
-      opt.eps_scaling = true;
-      opt.tol = 1e-9;
-      opt.max_iter = 100000;
-      const auto s = transport::sinkhorn_log<double>(C.data(), M_, M_, w.data(), w.data(), f.data(), gg.data(), nullptr, opt);
-      res_.w2_projected[li] = s.transport_cost;
-    } else {
-      res_.w2_projected[li] = 0;
-    }
+    detail::ensemble_trackers(cfg_, M_, P_, start.data(), cur.data(), projection_, res_, li, false);
   }
   if (cfg_.log_var) {
-    // Two-pass per-parameter variances over replicas (population normalisation).
+    // Two-pass per-parameter variances over replicas (population normalisation). Kept on the
+    // replicas' own arrays rather than detail::ensemble_trackers' [M, P] copies: the compiler
+    // contracts and vectorises the two loops differently, and this path must keep its bits.
     double acc = 0;
     for (size_t p = 0; p < P_; ++p) {
       double m0 = 0, m1 = 0;
@@ -289,15 +361,7 @@ void Runner::ensemble_trackers(size_t li) {
 
 void Runner::run() {
   const size_t nlog = cfg_.log_steps.size();
-  res_ = TrainResult{};
-  res_.replicas = M_;
-  res_.params = P_;
-  for (auto* v : {&res_.loss, &res_.dist2, &res_.dissipation, &res_.heat})
-    v->assign(nlog * M_, std::numeric_limits<double>::quiet_NaN());
-  if (cfg_.entropy) res_.entropy.assign(nlog * M_, std::numeric_limits<double>::quiet_NaN());
-  for (auto* v : {&res_.w2, &res_.w2_mean, &res_.w2_cov, &res_.w2_projected, &res_.log_var_ratio})
-    v->assign(nlog, std::numeric_limits<double>::quiet_NaN());
-  res_.snapshots.resize(cfg_.snapshot_steps.size());
+  detail::init_result(cfg_, M_, P_, res_);
 
   // Replicas in parallel with single-threaded BLAS, or one after another with threaded BLAS.
   // Either way each replica computes the same numbers (the core's kernels do not depend on the
@@ -313,13 +377,7 @@ void Runner::run() {
   for_replicas([&](size_t i) { init_replica(i); });
   res_.initial_params.resize(M_ * P_);
   for (size_t i = 0; i < M_; ++i) std::memcpy(res_.initial_params.data() + i * P_, reps_[i].theta0.data(), P_ * sizeof(double));
-  if (cfg_.projection_dim > 0) {
-    const size_t q = cfg_.projection_dim;
-    projection_.resize(P_ * q);
-    rng::normal(cfg_.seed, kProjectionStream, 0, P_ * q, projection_.data());
-    const double s = 1.0 / std::sqrt(static_cast<double>(q));
-    for (double& v : projection_) v *= s;
-  }
+  projection_ = detail::projection(cfg_, P_);
 
   const bool minibatch = !full_batch(cfg_.method);
   size_t next_log = 0, next_snap = 0;

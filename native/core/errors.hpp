@@ -45,5 +45,9 @@ struct Aborted : Error {
 struct CudaUnavailable : Error {
   explicit CudaUnavailable(const std::string& m) : Error("ERR_CUDA_UNAVAILABLE", m) {}
 };
+// A CUDA device is there, but the call has no GPU path for these arguments.
+struct CudaUnsupported : Error {
+  explicit CudaUnsupported(const std::string& m) : Error("ERR_CUDA_UNSUPPORTED", m) {}
+};
 
 }  // namespace speedlimits

@@ -64,6 +64,10 @@ class Buffer {
     p_ = static_cast<T*>(p);
     n_ = count;
   }
+  // Reallocates only when the count changes, so work buffers are reused across calls.
+  void ensure(std::size_t count) {
+    if (count != n_) resize(count);
+  }
   T* get() const noexcept { return p_; }
   std::size_t size() const noexcept { return n_; }
   void upload(const T* host, std::size_t count, std::size_t at = 0) {

@@ -83,14 +83,14 @@ void fcn_forward(const FcnPlan& plan, const T* params, const T* x, std::size_t n
     const nets::LayerPlan& lp = plan.layers[l];
     if (l == L && !keep_output) break;
     Buffer<T>& Z = l < L ? a.Z[l] : a.f;
-    Z.resize(batch * n * lp.out);
+    Z.ensure(batch * n * lp.out);
     const long long zs = static_cast<long long>(n * lp.out);
     launch_gemm<T>(n, lp.out, lp.in, batch, Strided<T>{in, static_cast<long long>(lp.in), in_stride, false},
                    Strided<T>{params + lp.w_offset, static_cast<long long>(lp.in), static_cast<long long>(param_stride), true},
                    BiasEpilogue<T>{Z.get(), lp.has_bias ? params + lp.b_offset : nullptr, static_cast<long long>(lp.out), zs,
                                    static_cast<long long>(param_stride), static_cast<T>(lp.s), static_cast<T>(lp.sb)});
     if (l < L) {
-      a.H[l].resize(batch * n * lp.out);
+      a.H[l].ensure(batch * n * lp.out);
       activation_kernel<T><<<blocks_for(batch * n * lp.out, 256), 256>>>(plan.activation, Z.get(), a.H[l].get(),
                                                                          batch * n * lp.out);
       check_launch("activation_kernel");
