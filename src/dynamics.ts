@@ -58,10 +58,10 @@ export interface TrainOptions extends LongRunOptions {
   /** Seed of the initial draws ('network' and { theta0, sigma0 }). Default `seed`. */
   initSeed?: number;
   /**
-   * Where to compute: 'auto' (default), 'cpu' or 'cuda'. The training loop itself runs on the
-   * CPU in this version ('auto' uses the CPU; 'cuda' throws ERR_CUDA_UNAVAILABLE without a device
-   * and ERR_CUDA_UNSUPPORTED with one); the CUDA update and FCN gradient kernels are available to
-   * the C++ core (docs/api.md, CUDA backend).
+   * Where to compute: 'auto' (default), 'cpu' or 'cuda'. On the GPU the whole loop runs with the
+   * replicas' parameters on the device (FCN networks, every method, every tracker) and agrees with
+   * the CPU to rounding for the same seed; a CNN or more than 65535 replicas run on the CPU under
+   * 'auto' and throw ERR_CUDA_UNSUPPORTED under 'cuda' (docs/api.md, CUDA backend).
    */
   backend?: Backend;
   /** Steps at which the trackers are recorded (integers in [0, steps]). Default: 0 and a geometric grid of ~40 steps up to `steps`. */
@@ -179,7 +179,6 @@ function prepare(fn: string, net: unknown, data: unknown, options: unknown): Pre
   if (options === undefined) throw new TypeError(`${fn}: options { learningRate, steps } are required`);
   checkLongRunOptions(fn, o);
   const method = o.method === undefined ? 'gd' : checkEnum(fn, 'options.method', o.method, TRAIN_METHODS);
-  resolveBackend(fn, o.backend, 'training (the ensemble loop runs on the CPU in this version)');
   const eta = checkNumberInRange(fn, 'options.learningRate', o.learningRate, { min: 0, exclusiveMin: true });
   const T = o.temperature === undefined ? 0 : checkNumberInRange(fn, 'options.temperature', o.temperature, { min: 0 });
   if (method === 'gd' && T !== 0) throw new RangeError(`${fn}: options.temperature must be 0 for method 'gd' (use 'langevin'), got ${T}`);
@@ -204,6 +203,9 @@ function prepare(fn: string, net: unknown, data: unknown, options: unknown): Pre
     end = checkInteger(fn, 'options.replicas', o.replicas, 1);
   }
   const M = end - start;
+  // The GPU loop runs FCNs, with the replicas as the batch dimension of its GEMMs (gridDim.z).
+  const cuda = resolveBackend(fn, o.backend, net.spec.type !== 'fcn' ? 'training a CNN (FCN networks only)'
+    : M > 65535 ? `more than 65535 replicas per call (got ${M})` : undefined);
   const seed = o.seed === undefined ? 0 : checkInteger(fn, 'options.seed', o.seed, 0);
   const initSeed = o.initSeed === undefined ? seed : checkInteger(fn, 'options.initSeed', o.initSeed, 0);
   const P = net.numParams;
@@ -240,7 +242,7 @@ function prepare(fn: string, net: unknown, data: unknown, options: unknown): Pre
   Object.assign(nat, {
     method, eta, temperature: T, weightDecay: gamma, batchSize: B, steps, seed, initSeed,
     replicaBegin: start, replicaEnd: end, logSteps: logTimes, snapshotSteps: snapshotTimes,
-    entropy, w2, projectionDim, logVar,
+    entropy, w2, projectionDim, logVar, cuda,
   });
   return {
     spec: net.spec, x: X.data as Float64Array, y: Y.data as Float64Array, n, native: nat, logTimes, snapshotTimes, o,

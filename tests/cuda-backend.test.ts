@@ -88,12 +88,36 @@ describe('backend option', () => {
   it.skipIf(!gpu)("backend 'cuda' with a device: calls without a GPU path throw ERR_CUDA_UNSUPPORTED", async () => {
     expectCode(() => ntkSync(cnn, cnn.init({ seed: 1 }), { data: new Float64Array(32), rows: 2, cols: 16 }, null, { backend: 'cuda' }),
       'ERR_CUDA_UNSUPPORTED', /^ntkSync: backend 'cuda' does not support the NTK of a CNN/);
+    const xc = { data: new Float64Array(3 * 16).fill(0.5), rows: 3, cols: 16 };
     await expectRejectCode(
-      train(fcn, { x: X, y: { data: new Float64Array(12), rows: 12, cols: 1 } }, { learningRate: 0.1, steps: 2, backend: 'cuda' }),
-      'ERR_CUDA_UNSUPPORTED', /^train: backend 'cuda' does not support training/);
+      train(cnn, { x: xc, y: { data: new Float64Array(3), rows: 3, cols: 1 } }, { learningRate: 0.1, steps: 2, backend: 'cuda' }),
+      'ERR_CUDA_UNSUPPORTED', /^train: backend 'cuda' does not support training a CNN/);
   });
 
-  it("'auto' runs a CNN's NTK and training on the CPU whatever the device", async () => {
+  it.skipIf(!gpu)("backend 'cuda' trains an FCN on the GPU and agrees with the CPU for every method", async () => {
+    const Xt = cloud(24, 3, 7);
+    const y = { data: random.normal({ seed: 8, length: 24 }), rows: 24, cols: 1 };
+    for (const method of ['gd', 'langevin', 'sgld', 'sgworld'] as const) {
+      const opts = {
+        method, learningRate: 0.02, steps: 30, seed: 11, replicas: 4, weightDecay: 0.01, logTimes: [0, 5, 30], snapshotTimes: [10],
+        ...(method === 'gd' ? {} : { temperature: 0.05 }), ...(method === 'sgld' || method === 'sgworld' ? { batchSize: 6 } : {}),
+        projectionDim: 2,
+      };
+      const c = await train(fcn, { x: Xt, y }, { ...opts, backend: 'cpu' });
+      const g = await train(fcn, { x: Xt, y }, { ...opts, backend: 'cuda' });
+      expect(g.status).toBe(c.status);
+      expect(Array.from(g.initialParams.data)).toEqual(Array.from(c.initialParams.data));
+      expectClose(g.finalParams.data, c.finalParams.data, { rtol: 1e-10, atol: 1e-12 });
+      expectClose(g.snapshots[0].params.data, c.snapshots[0].params.data, { rtol: 1e-10, atol: 1e-12 });
+      expectClose(g.perReplica.loss, c.perReplica.loss, { rtol: 1e-10, atol: 1e-12 });
+      expectClose(g.perReplica.dissipation, c.perReplica.dissipation, { rtol: 1e-9, atol: 1e-14 });
+      expectClose(g.ensemble.w2, c.ensemble.w2, { rtol: 1e-8, atol: 1e-12 });
+      const auto = await train(fcn, { x: Xt, y }, opts);  // 'auto' takes the GPU path here
+      expectClose(auto.finalParams.data, g.finalParams.data, { rtol: 0, atol: 0 });
+    }
+  });
+
+  it("'auto' runs a CNN's NTK and training on the CPU whatever the device (and an FCN's training on the CPU without one)", async () => {
     const theta = cnn.init({ seed: 2 });
     const x = { data: random.normal({ seed: 4, length: 32 }), rows: 2, cols: 16 };
     const k1 = ntkSync(cnn, theta, x, null, { backend: 'cpu' });
@@ -102,7 +126,13 @@ describe('backend option', () => {
     const y = { data: new Float64Array(12).fill(0.5), rows: 12, cols: 1 };
     const h1 = await train(fcn, { x: X, y }, { learningRate: 0.05, steps: 3, backend: 'cpu', logTimes: [0, 3] });
     const h2 = await train(fcn, { x: X, y }, { learningRate: 0.05, steps: 3, logTimes: [0, 3] });
-    expect(Array.from(h2.finalParams.data)).toEqual(Array.from(h1.finalParams.data));
+    if (gpu) expectClose(h2.finalParams.data, h1.finalParams.data, { rtol: 1e-12, atol: 1e-14 });
+    else expect(Array.from(h2.finalParams.data)).toEqual(Array.from(h1.finalParams.data));
+    const xc = { data: random.normal({ seed: 6, length: 3 * 16 }), rows: 3, cols: 16 };
+    const yc = { data: new Float64Array(3).fill(0.2), rows: 3, cols: 1 };
+    const c1 = await train(cnn, { x: xc, y: yc }, { learningRate: 0.05, steps: 3, backend: 'cpu', logTimes: [0, 3] });
+    const c2 = await train(cnn, { x: xc, y: yc }, { learningRate: 0.05, steps: 3, logTimes: [0, 3] });
+    expect(Array.from(c2.finalParams.data)).toEqual(Array.from(c1.finalParams.data));
   });
 
   it.skipIf(!gpu)("backend 'cuda' agrees with the CPU (cost matrix fp32/fp64, Sinkhorn, FCN NTK)", async () => {

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/control.hpp"
+#include "core/cuda_backend.hpp"
 #include "core/dynamics.hpp"
 #include "core/nets.hpp"
 #include "glue.hpp"
@@ -132,10 +133,19 @@ Napi::Value Train(const Napi::CallbackInfo& info) {
     Failure f;  // configuration errors surface synchronously, before any work is queued
     if (!run_guarded([&] { dynamics::validate(*net, n, *cfg); }, f)) throw make_error(env, f);
   }
+  // options.cuda (optional): the GPU loop (resolved by src/dynamics.ts via src/backend.ts)
+  const Napi::Value cuda_flag = o.Get("cuda");
+  const bool on_gpu = cuda_flag.IsBoolean() && cuda_flag.As<Napi::Boolean>().Value();
   auto res = std::make_shared<dynamics::TrainResult>();
   const double *px = x.data, *py = y.data;
   return dispatch(
-      env, async, [=] { dynamics::train(*net, px, py, n, *cfg, *res, *control); },
+      env, async,
+      [=] {
+        if (on_gpu)
+          cuda::train(*net, px, py, n, *cfg, *res, *control);
+        else
+          dynamics::train(*net, px, py, n, *cfg, *res, *control);
+      },
       [=](Napi::Env e) -> Napi::Value {
         Napi::Object r = Napi::Object::New(e);
         r.Set("status", status_name(res->status));
