@@ -111,8 +111,8 @@ function increasing(fn: string, v: unknown): number[] {
 }
 
 /**
- * Run the Bayesian-neural-network sampler study. About a minute and a half at the defaults on
- * 2 cores (the chains of a 25-parameter network are overhead-bound: ≈ 5 µs per chain-step).
+ * Run the Bayesian-neural-network sampler study. About 2.5 minutes at the defaults on
+ * 2 cores (the chains of a 25-parameter network on 32 points are overhead-bound: ≈ 10 µs per chain-step).
  * @example
  * const r = await bayesianNetSamplers({ replicas: 100 });
  * r.w2.sgworld[0] < r.w2.sgld[0]; // SGWORLD closer to the reference than SGLD at the same η

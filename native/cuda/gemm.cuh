@@ -114,6 +114,9 @@ void gemm_device(bool ta, bool tb, std::size_t m, std::size_t n, std::size_t k, 
 
 // Deterministic sum of the device array v[0..count), returned to the host (one block, a fixed
 // order for a fixed count; util.cu).
-double device_sum(const double* v, std::size_t count);
+// Σ v[0..count) on the device. scratch: one device double the caller owns (loops that sum every
+// iteration pass one, so no cudaMalloc/cudaFree — which synchronises — runs per iteration);
+// null: a temporary is allocated.
+double device_sum(const double* v, std::size_t count, double* scratch = nullptr);
 
 }  // namespace speedlimits::cuda::detail

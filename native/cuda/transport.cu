@@ -295,7 +295,7 @@ struct DeviceSinkhorn {
   const T* C;
   std::size_t n, m, splits, rows_per_split;
   unsigned row_grid;
-  Buffer<double> log_a, log_b, b, H, err;
+  Buffer<double> log_a, log_b, b, H, err, sum1;
   Buffer<Lse> partial;
 
   DeviceSinkhorn(const T* C_, std::size_t n_, std::size_t m_, const double* a_host, const double* b_host)
@@ -309,6 +309,7 @@ struct DeviceSinkhorn {
     b.upload(b_host, m);
     H.resize(std::max(n, m));
     err.resize(std::max(n, m));
+    sum1.resize(1);
     // Enough column blocks × row slices to fill the device (≥ 4 blocks per SM), slices ≥ 64 rows.
     const std::size_t tiles = (m + kColTile - 1) / kColTile, want = 4 * static_cast<std::size_t>(sm_count());
     splits = std::max<std::size_t>(1, std::min<std::size_t>((want + tiles - 1) / tiles, (n + 63) / 64));
@@ -338,7 +339,7 @@ struct DeviceSinkhorn {
     check_launch("col_lse_kernel");
     col_finish_kernel<<<blocks_for(m, 256), 256>>>(partial.get(), splits, m, b.get(), g, inv, eps, update, err.get());
     check_launch("col_finish_kernel");
-    return device_sum(err.get(), m);
+    return device_sum(err.get(), m, sum1.get());
   }
 
   // ⟨P, C⟩ and Σ P at (f, g), and the plan when plan_host is not null.
@@ -490,7 +491,7 @@ transport::SinkhornResult sinkhorn_log_symmetric(const T* C, std::size_t n, cons
       ++it;
       sym_err_kernel<<<blocks_for(n, 256), 256>>>(da.get(), df.get(), dt.get(), n, 1.0 / eps, s.err.get());
       check_launch("sym_err_kernel");
-      err = device_sum(s.err.get(), n);
+      err = device_sum(s.err.get(), n, s.sum1.get());
       if (!std::isfinite(err)) throw NumericalError("sinkhorn: the marginal error is not finite");
       if (err < tol) break;
       average_kernel<<<blocks_for(n, 256), 256>>>(df.get(), dt.get(), n);

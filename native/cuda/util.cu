@@ -21,12 +21,16 @@ __global__ void __launch_bounds__(kSumThreads) sum_kernel(const double* v, std::
 }
 }  // namespace
 
-double device_sum(const double* v, std::size_t count) {
-  Buffer<double> out(1);
-  sum_kernel<<<1, kSumThreads>>>(v, count, out.get());
+double device_sum(const double* v, std::size_t count, double* scratch) {
+  Buffer<double> own;
+  if (scratch == nullptr) {
+    own.resize(1);
+    scratch = own.get();
+  }
+  sum_kernel<<<1, kSumThreads>>>(v, count, scratch);
   check_launch("sum_kernel");
   double r = 0;
-  out.download(&r, 1);
+  check(cudaMemcpy(&r, scratch, sizeof r, cudaMemcpyDeviceToHost), "download");
   return r;
 }
 
