@@ -2,7 +2,7 @@
  * The dense matrix type used across the API: row-major `{ data, rows, cols }`, where entry
  * (i, j) is `data[i * cols + j]`. `data` may be a subarray view of a larger buffer.
  */
-import { checkInteger, describeValue } from './validate.js';
+import { checkInteger, describeValue, firstNonFinite } from './validate.js';
 
 /** A row-major dense matrix. */
 export interface Matrix<T extends Float64Array | Float32Array = Float64Array> {
@@ -148,10 +148,8 @@ export function checkMatrix(
   if (opts.rows !== undefined && m.rows !== opts.rows) throw new RangeError(`${fn}: ${name} must have ${opts.rows} rows, got ${m.rows}`);
   if (opts.cols !== undefined && m.cols !== opts.cols) throw new RangeError(`${fn}: ${name} must have ${opts.cols} columns, got ${m.cols}`);
   if (opts.finite) {
-    for (let i = 0; i < data.length; i++) {
-      if (!Number.isFinite(data[i]))
-        throw new RangeError(`${fn}: ${name} must contain only finite values, got ${data[i]} at (${Math.floor(i / m.cols)}, ${i % m.cols})`);
-    }
+    const i = firstNonFinite(data);
+    if (i >= 0) throw new RangeError(`${fn}: ${name} must contain only finite values, got ${data[i]} at (${Math.floor(i / m.cols)}, ${i % m.cols})`);
   }
   return m as Matrix<Float64Array | Float32Array>;
 }

@@ -142,6 +142,8 @@ export interface NativeBinding {
     mean: F64; covariance: F64; posteriorMean: F64; posteriorCovariance: F64; w2sq: number; w2: number; partitions: number;
     meanShiftFirstOrder?: F64;
   };
+  /** Index of the first NaN/±Inf, or −1 (src/validate.ts uses it for large arrays). */
+  firstNonFinite(data: Float64Array | Float32Array): number;
   /** Cov_S[ĝ_S(θ*)] of Bayesian linear regression (src/ness.ts). */
   gradientNoiseCovariance(X: F64, n: number, P: number, y: F64, options: { temperature: number; gamma: number; eta: number; batchSize: number }, caller?: string): F64;
   /** Per-trajectory Σ of a linear chain in its stationary state (src/ness.ts builds and validates the options). */

@@ -10,7 +10,7 @@
  */
 import { checkMatrix, type Matrix } from './matrix.js';
 import { native, type NativeNetSpec } from './native.js';
-import { checkBoolean, checkEnum, checkFloatArray, checkInteger, checkNumberInRange, checkOptions, checkUint64, describeValue, type FloatArray } from './validate.js';
+import { checkAllFinite, checkBoolean, checkEnum, checkFloatArray, checkInteger, checkNumberInRange, checkOptions, checkUint64, describeValue, type FloatArray } from './validate.js';
 
 export type Activation = 'relu' | 'erf' | 'tanh' | 'linear' | 'gelu';
 export type Parameterization = 'ntk' | 'standard';
@@ -140,7 +140,7 @@ export class Network {
     if (X.data.constructor !== p.constructor)
       throw new TypeError(`${fn}: params and x must have the same dtype, got ${p.constructor.name} and ${X.data.constructor.name}`);
     if (X.rows === 0) throw new RangeError(`${fn}: x must have at least one row`);
-    for (let i = 0; i < p.length; i++) if (!Number.isFinite(p[i])) throw new RangeError(`${fn}: params must contain only finite values, got ${p[i]} at index ${i}`);
+    checkAllFinite(fn, 'params', p);
     return { p, X };
   }
 

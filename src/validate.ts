@@ -3,6 +3,7 @@
  * RangeError (bad value) whose message starts with `fn: name` so the user sees which call and
  * which argument was wrong.
  */
+import { native } from './native.js';
 
 export type FloatArray = Float64Array | Float32Array;
 
@@ -100,10 +101,20 @@ export function checkFloatArray(fn: string, name: string, value: unknown, length
   return value;
 }
 
+// From this length the scan runs in the core (vectorised, threaded, one read of the array); a
+// JS loop over a union-typed array is several times slower (≈ 10 ms for 5M parameters).
+const NATIVE_SCAN_MIN = 1 << 15;
+
+/** Index of the first NaN or ±Inf in `data`, or −1. */
+export function firstNonFinite(data: ArrayLike<number>): number {
+  if (data.length >= NATIVE_SCAN_MIN && (data instanceof Float64Array || data instanceof Float32Array))
+    return native().firstNonFinite(data);
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
+}
+
 /** Every entry finite; names the first offending index. */
 export function checkAllFinite(fn: string, name: string, data: ArrayLike<number>): void {
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i];
-    if (!Number.isFinite(v)) throw new RangeError(`${fn}: ${name} must contain only finite values, got ${v} at index ${i}`);
-  }
+  const i = firstNonFinite(data);
+  if (i >= 0) throw new RangeError(`${fn}: ${name} must contain only finite values, got ${data[i]} at index ${i}`);
 }

@@ -41,3 +41,32 @@ describe('Matrix helpers', () => {
     expect(() => checkMatrix('f', 'X', fromRows([[1, NaN]]), { finite: true })).toThrow(/NaN at \(0, 1\)/);
   });
 });
+
+describe('finiteness checks of large arrays (scanned in the core)', () => {
+  it('name the first NaN/±Inf exactly as the JS loop would, for Float64 and Float32, at any position', async () => {
+    const { firstNonFinite } = await import('../src/validate.js');
+    for (const Ctor of [Float64Array, Float32Array]) {
+      const n = 300_001;
+      const x = new Ctor(n).fill(0.5);
+      expect(firstNonFinite(x)).toBe(-1);
+      for (const [pos, v] of [[0, NaN], [4096, Infinity], [123_457, -Infinity], [n - 1, NaN]] as const) {
+        const y = Ctor.from(x);
+        y[pos] = v;
+        if (pos + 3 < n) y[pos + 3] = NaN;
+        expect(firstNonFinite(y)).toBe(pos);
+      }
+    }
+    const big = { data: new Float64Array(1000 * 100).fill(1), rows: 1000, cols: 100 };
+    big.data[54_321] = NaN;
+    expect(() => checkMatrix('f', 'X', big, { finite: true })).toThrow('f: X must contain only finite values, got NaN at (543, 21)');
+  });
+
+  it('a network rejects a non-finite parameter deep in a large vector, naming its index', async () => {
+    const { createNetwork } = await import('../src/index.js');
+    const net = createNetwork({ type: 'fcn', inputDim: 256, widths: [256], outputDim: 1, activation: 'relu' });
+    const theta = net.init({ seed: 1 });
+    theta[60_000] = Infinity;
+    const x = { data: new Float64Array(2 * 256), rows: 2, cols: 256 };
+    expect(() => net.forward(theta, x)).toThrow('Network.forward: params must contain only finite values, got Infinity at index 60000');
+  });
+});

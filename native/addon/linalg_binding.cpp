@@ -3,6 +3,7 @@
 #include <type_traits>
 
 #include "core/linalg.hpp"
+#include "core/scan.hpp"
 #include "glue.hpp"
 
 namespace speedlimits::glue {
@@ -98,9 +99,22 @@ Napi::Value Syevd(const Napi::CallbackInfo& info) {
   double* pw = w.data;
   return dispatch(env, async, [=] { linalg::syevd(n, pa, lda, pw, vectors); }, nullptr, {a.value, w.value});
 }
+
+// firstNonFinite(Float64Array | Float32Array) -> index of the first NaN or ±Inf, or −1.
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  const char* fn = "firstNonFinite";
+  if (is_f32(info, 0)) {
+    auto a = get_f32(info, 0, fn, "data");
+    return Napi::Number::New(info.Env(), static_cast<double>(scan::first_non_finite(a.data, a.length)));
+  }
+  auto a = get_f64(info, 0, fn, "data");
+  return Napi::Number::New(info.Env(), static_cast<double>(scan::first_non_finite(a.data, a.length)));
+}
+
 }  // namespace
 
 void register_linalg(Napi::Env env, Napi::Object exports) {
+  exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite, "firstNonFinite"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("syrk", Napi::Function::New(env, Syrk, "syrk"));
   exports.Set("potrf", Napi::Function::New(env, Potrf, "potrf"));
