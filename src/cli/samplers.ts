@@ -46,7 +46,7 @@ async function monteCarlo(sampler: Sampler, eta: number, X: Matrix, y: Matrix, T
 }
 
 export const samplersCommand: Command = {
-  summary: 'ULA vs SGLD vs SGWORLD: W2 of each stationary law to the posterior against η (Bayesian linear regression)',
+  summary: 'ULA vs SGLD vs SGWORLD: W2 of each stationary law to the posterior against η (Bayesian linear regression; --bnn: a small Bayesian neural net)',
   usage: 'speedlimits samplers [--etas 1e-3,3e-3,1e-2,3e-2] [--batch-size B] [--mc (Monte-Carlo too: minutes)] [--replicas M] ' +
     '[--bnn (a small Bayesian neural net too: minutes)] [--bnn-replicas M] [--seed S] [--out DIR] [--json] [--quiet]',
   async run(args: string[], io: CliIO): Promise<number> {
