@@ -248,6 +248,15 @@ describe('speedlimits samplers', () => {
         (s.exact[k] as number[]).forEach((v, i) => expect(Math.abs(v / table[k][i] - 1)).toBeLessThan(1e-6));
       (s.exact.sgworld as number[]).forEach((v, i) => expect(v).toBeLessThan(s.exact.sgld[i]));
       expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('data-plot-id="plot-sampler-w2"');
+      // Batch-size sweep: B = 8 = n is full-batch ULA for both samplers; below it SGWORLD stays closer.
+      expect(s.batchSweep.sizes).toEqual([1, 2, 4, 8]);
+      s.exact.ula.forEach((u: number, i: number) => {
+        expect(Math.abs(s.batchSweep.sgld[i][3] / u - 1)).toBeLessThan(1e-9);
+        expect(Math.abs(s.batchSweep.sgworld[i][3] / u - 1)).toBeLessThan(1e-9);
+        expect(Math.abs(s.batchSweep.sgld[i][1] / s.exact.sgld[i] - 1)).toBeLessThan(1e-12);  // B = 2 is the main table
+        for (let j = 0; j < 3; j++) expect(s.batchSweep.sgworld[i][j]).toBeLessThan(s.batchSweep.sgld[i][j]);
+      });
+      expect(readFileSync(join(dir, 'report.html'), 'utf8')).toContain('data-plot-id="plot-sampler-batch"');
       expect(await main(['samplers', '--batch-size', '3'], { out: () => {}, err: () => {} })).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
