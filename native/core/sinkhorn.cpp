@@ -520,22 +520,10 @@ double max_cost(const T* C, std::size_t count) {
   return mx;
 }
 
-// The ε schedule: annealed stages (each run to a loose tolerance) then the target ε.
-std::vector<double> schedule(const SinkhornOptions& opt, double cmax) {
-  std::vector<double> eps;
-  if (opt.eps_scaling) {
-    double e = opt.eps_start > 0 ? opt.eps_start : std::max(cmax, opt.epsilon);
-    while (e > opt.epsilon * 1.000001 && eps.size() < 200) {
-      eps.push_back(e);
-      e *= opt.eps_factor;
-    }
-  }
-  eps.push_back(opt.epsilon);
-  return eps;
-}
-
-constexpr double kStageTol = 1e-3;         // marginal error that ends an intermediate ε stage
-constexpr std::size_t kStageMaxIter = 200;
+// The ε schedule and stage limits live in transport.hpp (shared with the CUDA solver).
+std::vector<double> schedule(const SinkhornOptions& opt, double cmax) { return sinkhorn_schedule(opt, cmax); }
+constexpr double kStageTol = kSinkhornStageTol;
+constexpr std::size_t kStageMaxIter = kSinkhornStageMaxIter;
 
 }  // namespace
 

@@ -38,6 +38,24 @@ struct SinkhornOptions {
   Control control;
 };
 
+// The ε schedule shared by the CPU and GPU solvers: with eps_scaling, annealed stages from
+// eps_start (0: max(cmax, ε), cmax the largest cost) down by eps_factor, each run to
+// kSinkhornStageTol or kSinkhornStageMaxIter iterations; then the target ε to opt.tol.
+constexpr double kSinkhornStageTol = 1e-3;
+constexpr std::size_t kSinkhornStageMaxIter = 200;
+inline std::vector<double> sinkhorn_schedule(const SinkhornOptions& opt, double cmax) {
+  std::vector<double> eps;
+  if (opt.eps_scaling) {
+    double e = opt.eps_start > 0 ? opt.eps_start : (cmax > opt.epsilon ? cmax : opt.epsilon);
+    while (e > opt.epsilon * 1.000001 && eps.size() < 200) {
+      eps.push_back(e);
+      e *= opt.eps_factor;
+    }
+  }
+  eps.push_back(opt.epsilon);
+  return eps;
+}
+
 struct SinkhornResult {
   double transport_cost = 0;  // ⟨P, C⟩
   double objective = 0;       // OT_ε = ⟨a,f⟩ + ⟨b,g⟩

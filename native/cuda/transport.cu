@@ -267,21 +267,10 @@ void check_options(const transport::SinkhornOptions& opt) {
     throw InvalidArgument("sinkhorn: the epsilon-scaling factor must be in (0, 1)");
 }
 
-// The CPU's ε schedule (sinkhorn.cpp): annealed stages, then the target ε.
-std::vector<double> schedule(const transport::SinkhornOptions& opt, double cmax) {
-  std::vector<double> eps;
-  if (opt.eps_scaling) {
-    double e = opt.eps_start > 0 ? opt.eps_start : std::max(cmax, opt.epsilon);
-    while (e > opt.epsilon * 1.000001 && eps.size() < 200) {
-      eps.push_back(e);
-      e *= opt.eps_factor;
-    }
-  }
-  eps.push_back(opt.epsilon);
-  return eps;
-}
-constexpr double kStageTol = 1e-3;
-constexpr std::size_t kStageMaxIter = 200;
+// The CPU's ε schedule and stage limits (core/transport.hpp).
+std::vector<double> schedule(const transport::SinkhornOptions& opt, double cmax) { return transport::sinkhorn_schedule(opt, cmax); }
+constexpr double kStageTol = transport::kSinkhornStageTol;
+constexpr std::size_t kStageMaxIter = transport::kSinkhornStageMaxIter;
 
 std::vector<double> log_weights(const double* w, std::size_t count) {
   std::vector<double> l(count);
