@@ -144,6 +144,8 @@ export interface NativeBinding {
   };
   /** Index of the first NaN/±Inf, or −1 (src/validate.ts uses it for large arrays). */
   firstNonFinite(data: Float64Array | Float32Array): number;
+  /** Ask for transparent huge pages behind a fresh, untouched array of ≥ 4 MiB (core/memory.hpp). */
+  adviseHugePages(data: Float64Array | Float32Array | Uint32Array): boolean;
   /** Cov_S[ĝ_S(θ*)] of Bayesian linear regression (src/ness.ts). */
   gradientNoiseCovariance(X: F64, n: number, P: number, y: F64, options: { temperature: number; gamma: number; eta: number; batchSize: number }, caller?: string): F64;
   /** Per-trajectory Σ of a linear chain in its stationary state (src/ness.ts builds and validates the options). */

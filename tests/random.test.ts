@@ -32,6 +32,32 @@ describe('random: Philox4x32-10 streams', () => {
     }
   });
 
+  it('draws up to the last index of a stream (offset + length = 2^64) are the stream\'s own', () => {
+    const end = 1n << 64n;
+    for (const n of [1, 5, 63, 64, 65, 200]) {
+      const tail = random.normal({ seed: 3, stream: 8, offset: end - BigInt(n), length: n });
+      const wider = random.normal({ seed: 3, stream: 8, offset: end - 300n, length: 300 });
+      expect(tail.every(Number.isFinite)).toBe(true);
+      expect(tail).toEqual(wider.subarray(300 - n));
+      expect(random.uniform({ seed: 3, stream: 8, offset: end - BigInt(n), length: n })).toEqual(
+        random.uniform({ seed: 3, stream: 8, offset: end - 300n, length: 300 }).subarray(300 - n));
+      expect(random.bits({ seed: 3, stream: 8, offset: end - BigInt(n), length: n })).toEqual(
+        random.bits({ seed: 3, stream: 8, offset: end - 300n, length: 300 }).subarray(300 - n));
+    }
+  });
+
+  it('large draws (huge-page backed, >= 4 MiB) equal the same stream drawn in small windows', () => {
+    const n = 700_001; // 5.6 MB of doubles, 2.8 MB of words
+    const z = random.normal({ seed: 21, stream: 1, offset: 3, length: n });
+    const u = random.uniform({ seed: 21, stream: 1, offset: 3, length: n });
+    const w = random.bits({ seed: 21, stream: 1, offset: 3, length: 2 * n });
+    for (const at of [0, 4093, 262_144, 524_287, n - 1000]) {
+      expect(z.subarray(at, at + 1000)).toEqual(random.normal({ seed: 21, stream: 1, offset: 3 + at, length: 1000 }));
+      expect(u.subarray(at, at + 1000)).toEqual(random.uniform({ seed: 21, stream: 1, offset: 3 + at, length: 1000 }));
+      expect(w.subarray(2 * at, 2 * at + 1000)).toEqual(random.bits({ seed: 21, stream: 1, offset: 3 + 2 * at, length: 1000 }));
+    }
+  });
+
   it('streams and seeds differ; bigint and number seeds agree', () => {
     const a = random.normal({ seed: 1, stream: 0, length: 8 });
     expect(random.normal({ seed: 1, stream: 1, length: 8 })).not.toEqual(a);

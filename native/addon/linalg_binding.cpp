@@ -1,8 +1,10 @@
-// gemm / syrk / potrf / syevd. The TS layer validates shapes; these checks are the last line
+// gemm / syrk / potrf / syevd and whole-array utilities. The TS layer validates shapes; these checks are the last line
 // that keeps a wrong call from reading or writing outside a typed array.
+#include <cstdint>
 #include <type_traits>
 
 #include "core/linalg.hpp"
+#include "core/memory.hpp"
 #include "core/scan.hpp"
 #include "glue.hpp"
 
@@ -111,9 +113,21 @@ Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(scan::first_non_finite(a.data, a.length)));
 }
 
+// adviseHugePages(TypedArray) -> whether the kernel was asked to back it with huge pages
+// (core/memory.hpp); for fresh, untouched outputs of at least 4 MiB.
+Napi::Value AdviseHugePages(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsTypedArray())
+    throw Napi::TypeError::New(info.Env(), "adviseHugePages: data must be a TypedArray");
+  Napi::TypedArray a = info[0].As<Napi::TypedArray>();
+  auto* base = static_cast<std::uint8_t*>(a.ArrayBuffer().Data());
+  const bool advised = base != nullptr && memory::advise_huge_pages(base + a.ByteOffset(), a.ByteLength());
+  return Napi::Boolean::New(info.Env(), advised);
+}
+
 }  // namespace
 
 void register_linalg(Napi::Env env, Napi::Object exports) {
+  exports.Set("adviseHugePages", Napi::Function::New(env, AdviseHugePages, "adviseHugePages"));
   exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite, "firstNonFinite"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("syrk", Napi::Function::New(env, Syrk, "syrk"));

@@ -30,6 +30,9 @@ void normal(std::uint64_t seed, std::uint64_t stream, std::uint64_t offset, std:
 // vector paths use).
 double log_unit(double u) noexcept;                       // ln(u), u in (0, 1]
 void sincos_2pi(double u, double* s, double* c) noexcept;  // sin(2πu), cos(2πu), u in [0, 1)
+// Box–Muller on given Philox words (4 per block), with the vectorised transform rng::normal uses:
+// out[2b] = r·cos(2πu2), out[2b+1] = r·sin(2πu2) of block b. Lets tests feed extreme words.
+void box_muller_words(const std::uint32_t* words, std::size_t nblocks, double* out) noexcept;
 
 // A sequential cursor over one stream, for code that consumes draws a few at a time.
 class Stream {
