@@ -4,6 +4,7 @@
  * operation has a Promise form (off the event loop) and a `…Sync` twin for small inputs.
  * Inputs are never modified; do not mutate or transfer them while a promise is pending.
  */
+import { resultArray } from './alloc.js';
 import { checkMatrix, type Matrix } from './matrix.js';
 import { native } from './native.js';
 import { checkBoolean, checkEnum, checkFinite, checkOptions } from './validate.js';
@@ -47,7 +48,7 @@ function prepareGemm(fn: string, A: unknown, B: unknown, options: unknown) {
   } else {
     if (beta !== 0) throw new RangeError(`${fn}: options.beta is ${beta} but no options.C was given`);
     const Ctor = a.data.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
-    c = { data: new Ctor(m * n), rows: m, cols: n };
+    c = { data: resultArray(Ctor, m * n), rows: m, cols: n };
   }
   const args = [transA, transB, m, n, k, alpha, a.data, Math.max(1, a.cols), b.data, Math.max(1, b.cols), beta, c.data, Math.max(1, n)] as const;
   return { args, c };
@@ -90,7 +91,7 @@ function prepareSyrk(fn: string, A: unknown, options: unknown) {
   const alpha = o.alpha === undefined ? 1 : checkFinite(fn, 'options.alpha', o.alpha);
   const n = trans ? a.cols : a.rows;
   const k = trans ? a.rows : a.cols;
-  const c: Matrix = { data: new Float64Array(n * n), rows: n, cols: n };
+  const c: Matrix = { data: resultArray(Float64Array, n * n), rows: n, cols: n };
   const args = [true, trans, n, k, alpha, a.data, Math.max(1, a.cols), 0, c.data, Math.max(1, n)] as const;
   return { args, c };
 }

@@ -8,6 +8,7 @@
  * σw/√fan_in·W and σb·b (fan_in of a conv = C_in·9); `'standard'`: W ~ N(0, σw²/fan_in),
  * b ~ N(0, σb²), used as is. No activation after the readout.
  */
+import { resultArray } from './alloc.js';
 import { checkMatrix, type Matrix } from './matrix.js';
 import { native, type NativeNetSpec } from './native.js';
 import { checkAllFinite, checkBoolean, checkEnum, checkFloatArray, checkInteger, checkNumberInRange, checkOptions, checkUint64, describeValue, type FloatArray } from './validate.js';
@@ -151,7 +152,7 @@ export class Network {
   forward<T extends Float64Array | Float32Array>(params: T, x: Matrix<T>): Matrix<T> {
     const { p, X } = this.checkInputs('Network.forward', params, x);
     const Ctor = p.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
-    const out = { data: new Ctor(X.rows * this.outputDim), rows: X.rows, cols: this.outputDim };
+    const out = { data: resultArray(Ctor, X.rows * this.outputDim), rows: X.rows, cols: this.outputDim };
     native().netForward(this.spec, p, X.data, X.rows, out.data);
     return out as Matrix<T>;
   }
@@ -170,7 +171,7 @@ export class Network {
     const per = o.perSample === undefined ? false : checkBoolean(fn, 'options.perSample', o.perSample);
     const Ctor = p.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
     const grad = new Ctor(this.numParams);
-    const perSample = per ? { data: new Ctor(X.rows * this.numParams), rows: X.rows, cols: this.numParams } : undefined;
+    const perSample = per ? { data: resultArray(Ctor, X.rows * this.numParams), rows: X.rows, cols: this.numParams } : undefined;
     const loss = native().netLossGradient(this.spec, p, X.data, Y.data, X.rows, grad, perSample?.data ?? null);
     return perSample ? { loss, grad: grad as T, perSample: perSample as Matrix<T> } : { loss, grad: grad as T };
   }

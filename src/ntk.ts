@@ -2,6 +2,7 @@
  * The NTK engine: empirical neural tangent kernels of the networks in src/nets.ts, computed by
  * layer-wise Gram products in the core (the n×P Jacobian is never formed).
  */
+import { resultArray } from './alloc.js';
 import { resolveBackend, type Backend } from './backend.js';
 import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
@@ -39,7 +40,7 @@ function prepareNtk(fn: string, net: unknown, params: unknown, x1: unknown, x2: 
   const n2 = X2 ? X2.rows : X.rows;
   const cuda = resolveBackend(fn, o.backend, net.spec.type === 'fcn' ? undefined : 'the NTK of a CNN (FCN only)');
   const Ctor = p.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
-  const out = { data: new Ctor(X.rows * k * n2 * k), rows: X.rows * k, cols: n2 * k };
+  const out = { data: resultArray(Ctor, X.rows * k * n2 * k), rows: X.rows * k, cols: n2 * k };
   return { net, p, X, X2, n2, trace, out, o, cuda };
 }
 
@@ -94,8 +95,8 @@ function prepareAnalytic(fn: string, spec: unknown, x1: unknown, x2: unknown, op
   checkLongRunOptions(fn, o);
   const n2 = X2 ? X2.rows : X.rows;
   const out: AnalyticKernels = {
-    ntk: { data: new Float64Array(X.rows * n2), rows: X.rows, cols: n2 },
-    nngp: { data: new Float64Array(X.rows * n2), rows: X.rows, cols: n2 },
+    ntk: { data: resultArray(Float64Array, X.rows * n2), rows: X.rows, cols: n2 },
+    nngp: { data: resultArray(Float64Array, X.rows * n2), rows: X.rows, cols: n2 },
   };
   return { s, X, X2, n2, out, o };
 }

@@ -7,6 +7,7 @@
  * - `uniform`: doubles in [0, 1) with 53 random bits.
  * - `bits`: the raw 32-bit words.
  */
+import { uninitializedArray } from './alloc.js';
 import { native } from './native.js';
 import { checkFloat64Array, checkInteger, checkOptions, checkUint64 } from './validate.js';
 
@@ -28,18 +29,6 @@ export interface DrawOptions extends StreamOptions {
 
 const MAX_LENGTH = 2 ** 31 - 1;
 
-// The core overwrites every entry, so skip the zero-fill of `new Float64Array(n)` (a full extra
-// pass over memory for large draws): a fresh, unpooled, uninitialised buffer (byteOffset 0, so
-// aligned for any element type). Large ones are backed by huge pages where the system allows:
-// their first touch would otherwise cost a page fault per 4 KiB — for 1e7 normals as long as
-// drawing them (the advice is a no-op below 4 MiB or without transparent huge pages).
-function uninitialized<T extends Float64Array | Uint32Array>(Ctor: new (buffer: ArrayBuffer, offset: number, length: number) => T, bytesPer: number, length: number): T {
-  const buf = Buffer.allocUnsafeSlow(length * bytesPer);
-  const out = new Ctor(buf.buffer as ArrayBuffer, buf.byteOffset, length);
-  if (out.byteLength >= HUGE_PAGE_MIN) native().adviseHugePages(out);
-  return out;
-}
-const HUGE_PAGE_MIN = 4 << 20; // = memory::kHugePageMin
 
 function parse(fn: string, options: unknown, withLength: boolean) {
   if (options === undefined) throw new TypeError(`${fn}: options { seed${withLength ? ', length' : ''} } are required`);
@@ -59,7 +48,7 @@ function parse(fn: string, options: unknown, withLength: boolean) {
  */
 export function normal(options: DrawOptions): Float64Array {
   const { seed, stream, offset, length } = parse('random.normal', options, true);
-  const out = uninitialized(Float64Array, 8, length);
+  const out = uninitializedArray(Float64Array, length);
   native().rngNormal(seed, stream, offset, out, false);
   return out;
 }
@@ -70,7 +59,7 @@ export function normal(options: DrawOptions): Float64Array {
  */
 export function uniform(options: DrawOptions): Float64Array {
   const { seed, stream, offset, length } = parse('random.uniform', options, true);
-  const out = uninitialized(Float64Array, 8, length);
+  const out = uninitializedArray(Float64Array, length);
   native().rngUniform(seed, stream, offset, out, false);
   return out;
 }
@@ -81,7 +70,7 @@ export function uniform(options: DrawOptions): Float64Array {
  */
 export function bits(options: DrawOptions): Uint32Array {
   const { seed, stream, offset, length } = parse('random.bits', options, true);
-  const out = uninitialized(Uint32Array, 4, length);
+  const out = uninitializedArray(Uint32Array, length);
   native().rngBits(seed, stream, offset, out, false);
   return out;
 }

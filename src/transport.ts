@@ -10,6 +10,7 @@
  * - weights default to uniform; they must be ≥ 0, finite and sum to 1 (within 1e-12 relative);
  * - sample moments are weighted, covariance normalised by the weight sum (`unbiased`: by 1 − Σw²).
  */
+import { resultArray } from './alloc.js';
 import { resolveBackend, type Backend } from './backend.js';
 import { checkLongRunOptions, runLong, type LongRunOptions } from './long.js';
 import { checkMatrix, type Matrix } from './matrix.js';
@@ -59,7 +60,7 @@ function prepareCost(fn: string, x: unknown, y: unknown, options: unknown) {
   const center = o.center === undefined ? true : checkBoolean(fn, 'options.center', o.center);
   const cuda = resolveBackend(fn, o.backend);
   const Ctor = X.data.constructor as Float64ArrayConstructor | Float32ArrayConstructor;
-  const out: AnyMatrix = { data: new Ctor(X.rows * Y.rows), rows: X.rows, cols: Y.rows };
+  const out: AnyMatrix = { data: resultArray(Ctor, X.rows * Y.rows), rows: X.rows, cols: Y.rows };
   // finiteness is checked by the core (one vectorised pass), with the same message
   const args = [X.data, X.rows, Y.data, Y.rows, X.cols, center, Y === X, out.data] as const;
   return { args, out, fn, cuda };
@@ -193,7 +194,7 @@ function prepareSinkhorn(fn: string, C: unknown, options: unknown, symmetric = f
     warmStart = true;
   }
   const returnPlan = o.returnPlan === undefined ? false : checkBoolean(fn, 'options.returnPlan', o.returnPlan);
-  const plan: Matrix | undefined = returnPlan ? { data: new Float64Array(c.rows * c.cols), rows: c.rows, cols: c.cols } : undefined;
+  const plan: Matrix | undefined = returnPlan ? { data: resultArray(Float64Array, c.rows * c.cols), rows: c.rows, cols: c.cols } : undefined;
   const newton = o.newton === undefined ? true : checkBoolean(fn, 'options.newton', o.newton);
   const kernel = o.kernel === undefined ? true : checkBoolean(fn, 'options.kernel', o.kernel);
   const cuda = resolveBackend(fn, o.backend);
