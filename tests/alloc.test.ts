@@ -1,3 +1,6 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { HUGE_PAGE_MIN, resultArray, uninitializedArray } from '../src/alloc.js';
 import { native } from '../src/native.js';
@@ -30,6 +33,20 @@ describe('large result arrays (huge-page advice)', () => {
     expect(typeof advised).toBe('boolean');
     expect(a.every((v, i) => v === i * 0.5)).toBe(true);
     expect(native().adviseHugePages(new Float64Array(16))).toBe(false); // below 4 MiB: no advice
+  });
+
+  it('advises where the kernel offers transparent huge pages, and never with SPEEDLIMITS_MADVISE_HUGEPAGE=0', () => {
+    let thp = '';
+    try {
+      thp = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+    } catch {
+      // not Linux, or no THP: the advice is never given
+    }
+    const available = /\[(always|madvise)\]/.test(thp);
+    expect(native().adviseHugePages(new Float64Array(HUGE_PAGE_MIN / 8 + 1))).toBe(available && process.env.SPEEDLIMITS_MADVISE_HUGEPAGE !== '0');
+    const script = `import { native } from './dist/native.js'; process.stdout.write(String(native().adviseHugePages(new Float64Array(${HUGE_PAGE_MIN / 8 + 1}))));`;
+    const off = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), env: { ...process.env, SPEEDLIMITS_MADVISE_HUGEPAGE: '0' }, encoding: 'utf8' });
+    expect(off).toBe('false');
   });
 
   it('rejects anything but a typed array', () => {
